@@ -1,0 +1,12 @@
+//! abshift: move a Kubernetes estate from cluster A to cluster B, keep stateful
+//! stores replicated during the cutover, and switch the load balancers.
+//!
+//! The planner core (`normalize`, `skip`, `graph`, `diff`, `plan`) is pure
+//! functions over plain data; cluster access sits in `cluster` and `discovery`.
+
+pub mod cli;
+pub mod commands;
+pub mod elb;
+pub mod error;
+pub mod logging;
+pub mod sync;
