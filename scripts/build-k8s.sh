@@ -6,6 +6,7 @@
 # Prints the directory holding the binaries on stdout.
 set -euo pipefail
 
+# Debian bookworm ships 1.20.2 (as version 1.20.5+really1.20.2).
 K8S_VERSION="${K8S_VERSION:-1.20.2}"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/abshift"
 BIN_DIR="$CACHE_ROOT/k8s-$K8S_VERSION/bin"
@@ -25,6 +26,10 @@ command -v go >/dev/null || need_pkgs+=(golang-go)
 command -v rsync >/dev/null || need_pkgs+=(rsync)
 command -v etcd >/dev/null || need_pkgs+=(etcd-server)
 command -v dpkg-source >/dev/null || need_pkgs+=(dpkg-dev)
+# The vendored modern-go/reflect2 1.0.1 panics when built with Go >= 1.18
+# (every map decode in the apiserver fails); Debian packages the fixed 1.0.2.
+REFLECT2=/usr/share/gocode/src/github.com/modern-go/reflect2
+[[ -f "$REFLECT2/go_above_118.go" ]] || need_pkgs+=(golang-github-modern-go-reflect2-dev)
 
 # deb-src entry mirroring the machine's own Debian entry, so `apt-get source` works.
 SRC_LIST=/etc/apt/sources.list.d/abshift-src.sources
@@ -51,14 +56,15 @@ fi
 WORK="$CACHE_ROOT/src-$K8S_VERSION"
 mkdir -p "$WORK"
 cd "$WORK"
-SRC_DIR=$(find . -maxdepth 1 -type d -name "kubernetes-$K8S_VERSION*" | head -n1)
+SRC_DIR=$(find . -maxdepth 1 -type d -name "kubernetes-*" | head -n1)
 if [[ -z "$SRC_DIR" ]]; then
   log "fetching Debian source package kubernetes"
-  apt-get source -qq "kubernetes=$K8S_VERSION*" >&2 || apt-get source -qq kubernetes >&2
+  apt-get source -qq kubernetes >&2
   SRC_DIR=$(find . -maxdepth 1 -type d -name "kubernetes-*" | head -n1)
 fi
 [[ -n "$SRC_DIR" ]] || { log "kubernetes source not found after apt-get source"; exit 1; }
 cd "$SRC_DIR"
+rsync -a --delete --exclude go.mod "$REFLECT2/" vendor/github.com/modern-go/reflect2/
 mkdir -p .go/src/k8s.io
 ln -sfn ../../.. .go/src/k8s.io/kubernetes
 log "building kube-apiserver and kube-controller-manager (a few minutes)"

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# Two real Kubernetes control planes on loopback (etcd + kube-apiserver +
+# kube-controller-manager each), for tests and the demo. No nodes, no kubelet:
+# controllers still create their objects (ReplicaSets, Pods, Endpoints, tokens).
+#
+#   scripts/testenv.sh up      start paas-a and paas-b (builds the binaries once)
+#   scripts/testenv.sh down    stop them (by recorded pid) and remove state
+#   scripts/testenv.sh status  exit 0 when both answer /readyz
+#
+# State lives in $ABSHIFT_TESTENV (default: <repo>/.testenv). The kubeconfig
+# there has contexts paas-a, paas-b (admin) and paas-a-readonly, paas-b-readonly
+# (get/list/watch only). Ports are free ports chosen at start; all on 127.0.0.1.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ENV_DIR="${ABSHIFT_TESTENV:-$ROOT/.testenv}"
+CLUSTERS=(paas-a paas-b)
+READY_TIMEOUT="${ABSHIFT_TESTENV_TIMEOUT:-120}"
+
+log() { echo "[testenv] $*" >&2; }
+die() { echo "[testenv] error: $*" >&2; exit 1; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Polls a command until it succeeds or the deadline passes.
+wait_for() {
+  local what=$1 deadline=$(( $(date +%s) + $2 )); shift 2
+  until "$@" >/dev/null 2>&1; do
+    if (( $(date +%s) >= deadline )); then return 1; fi
+    sleep 0.2
+  done
+  log "$what ready"
+}
+
+stop_all() {
+  [[ -d "$ENV_DIR" ]] || return 0
+  local pidfile pid
+  for pidfile in "$ENV_DIR"/*/*.pid; do
+    [[ -f "$pidfile" ]] || continue
+    pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null || true; fi
+  done
+  for pidfile in "$ENV_DIR"/*/*.pid; do
+    [[ -f "$pidfile" ]] || continue
+    pid=$(cat "$pidfile")
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+}
+
+make_certs() {
+  local dir=$1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=abshift-test-ca" \
+    -keyout "$dir/ca.key" -out "$dir/ca.crt" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
+    -keyout "$dir/apiserver.key" -out "$dir/apiserver.csr" 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$dir/ext.cnf"
+  openssl x509 -req -in "$dir/apiserver.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+    -CAcreateserial -days 3650 -out "$dir/apiserver.crt" -extfile "$dir/ext.cnf" 2>/dev/null
+  openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$dir/sa.key" -pubout -out "$dir/sa.pub" 2>/dev/null
+}
+
+start_cluster() {
+  local name=$1 bin=$2 dir="$ENV_DIR/$1"
+  mkdir -p "$dir/etcd" "$dir/certs"
+  make_certs "$dir/certs"
+  local etcd_port etcd_peer api_port
+  etcd_port=$(free_port); etcd_peer=$(free_port); api_port=$(free_port)
+  local admin_token ro_token
+  admin_token=$(openssl rand -hex 16); ro_token=$(openssl rand -hex 16)
+  printf '%s,admin,admin,system:masters\n%s,readonly,readonly,abshift:readonly\n' \
+    "$admin_token" "$ro_token" >"$dir/tokens.csv"
+
+  etcd --name "$name" --data-dir "$dir/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
+    --initial-cluster "$name=http://127.0.0.1:$etcd_peer" \
+    --quota-backend-bytes 4294967296 --snapshot-count 100000 \
+    >"$dir/etcd.log" 2>&1 &
+  echo $! >"$dir/etcd.pid"
+  wait_for "$name etcd" 30 curl -sf "http://127.0.0.1:$etcd_port/health" || die "$name: etcd did not become healthy (see $dir/etcd.log)"
+
+  # Service and pod addresses are never dialled by tests (no nodes); the
+  # service range sits in loopback so that even an accidental dial stays local.
+  "$bin/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+    --secure-port "$api_port" --insecure-port 0 \
+    --cert-dir "$dir/certs" --tls-cert-file "$dir/certs/apiserver.crt" --tls-private-key-file "$dir/certs/apiserver.key" \
+    --client-ca-file "$dir/certs/ca.crt" \
+    --service-account-issuer "https://$name.abshift.test" \
+    --service-account-key-file "$dir/certs/sa.pub" \
+    --service-account-signing-key-file "$dir/certs/sa.key" \
+    --token-auth-file "$dir/tokens.csv" \
+    --authorization-mode RBAC \
+    --service-cluster-ip-range 127.100.0.0/16 \
+    --service-node-port-range 30000-32767 \
+    --enable-aggregator-routing=true \
+    --allow-privileged=true \
+    --max-requests-inflight 800 --max-mutating-requests-inflight 400 \
+    --profiling=false \
+    >"$dir/apiserver.log" 2>&1 &
+  echo $! >"$dir/apiserver.pid"
+  echo "$api_port" >"$dir/api.port"
+  echo "$admin_token" >"$dir/admin.token"
+  echo "$ro_token" >"$dir/readonly.token"
+}
+
+write_kubeconfig() {
+  local kc="$ENV_DIR/kubeconfig.tmp" name ca port
+  {
+    echo "apiVersion: v1"
+    echo "kind: Config"
+    echo "current-context: paas-a"
+    echo "clusters:"
+    for name in "${CLUSTERS[@]}"; do
+      ca=$(base64 -w0 <"$ENV_DIR/$name/certs/ca.crt"); port=$(cat "$ENV_DIR/$name/api.port")
+      echo "- name: $name"
+      echo "  cluster:"
+      echo "    server: https://127.0.0.1:$port"
+      echo "    certificate-authority-data: $ca"
+    done
+    echo "users:"
+    for name in "${CLUSTERS[@]}"; do
+      echo "- name: $name-admin"
+      echo "  user:"
+      echo "    token: $(cat "$ENV_DIR/$name/admin.token")"
+      echo "- name: $name-readonly"
+      echo "  user:"
+      echo "    token: $(cat "$ENV_DIR/$name/readonly.token")"
+    done
+    echo "contexts:"
+    for name in "${CLUSTERS[@]}"; do
+      echo "- name: $name"
+      echo "  context: {cluster: $name, user: $name-admin}"
+      echo "- name: $name-readonly"
+      echo "  context: {cluster: $name, user: $name-readonly}"
+    done
+  } >"$kc"
+  chmod 600 "$kc"
+  mv "$kc" "$ENV_DIR/kubeconfig"
+}
+
+readyz() {
+  local name=$1 port
+  port=$(cat "$ENV_DIR/$name/api.port")
+  curl -sf --cacert "$ENV_DIR/$name/certs/ca.crt" \
+    -H "Authorization: Bearer $(cat "$ENV_DIR/$name/admin.token")" \
+    "https://127.0.0.1:$port/readyz" >/dev/null
+}
+
+# Grants the readonly user get/list/watch on everything, and nothing else.
+apply_readonly_rbac() {
+  local name=$1 port token
+  port=$(cat "$ENV_DIR/$name/api.port"); token=$(cat "$ENV_DIR/$name/admin.token")
+  local api="https://127.0.0.1:$port"
+  local curl_opts=(-sf --cacert "$ENV_DIR/$name/certs/ca.crt" -H "Authorization: Bearer $token" -H "Content-Type: application/json")
+  curl "${curl_opts[@]}" -X POST "$api/apis/rbac.authorization.k8s.io/v1/clusterroles" -d '{
+    "apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"abshift:readonly"},
+    "rules":[{"apiGroups":["*"],"resources":["*"],"verbs":["get","list","watch"]},
+             {"nonResourceURLs":["*"],"verbs":["get"]}]}' >/dev/null
+  curl "${curl_opts[@]}" -X POST "$api/apis/rbac.authorization.k8s.io/v1/clusterrolebindings" -d '{
+    "apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"abshift:readonly"},
+    "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"abshift:readonly"},
+    "subjects":[{"kind":"Group","apiGroup":"rbac.authorization.k8s.io","name":"abshift:readonly"}]}' >/dev/null
+}
+
+start_controller_manager() {
+  local name=$1 bin=$2 dir="$ENV_DIR/$1"
+  local kc="$dir/controller-manager.kubeconfig" port
+  port=$(cat "$dir/api.port")
+  cat >"$kc" <<KC
+apiVersion: v1
+kind: Config
+current-context: cm
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:$port", certificate-authority: "$dir/certs/ca.crt"}
+users:
+- name: u
+  user: {token: "$(cat "$dir/admin.token")"}
+contexts:
+- name: cm
+  context: {cluster: c, user: u}
+KC
+  "$bin/kube-controller-manager" \
+    --kubeconfig "$kc" \
+    --service-account-private-key-file "$dir/certs/sa.key" \
+    --root-ca-file "$dir/certs/ca.crt" \
+    --use-service-account-credentials=false \
+    --leader-elect=false --secure-port 0 --port 0 \
+    --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service,-route,-attachdetach,-persistentvolume-binder,-persistentvolume-expander' \
+    --profiling=false \
+    >"$dir/controller-manager.log" 2>&1 &
+  echo $! >"$dir/controller-manager.pid"
+}
+
+cmd_up() {
+  command -v etcd >/dev/null || die "etcd not installed (apt-get install etcd-server)"
+  command -v curl >/dev/null || die "curl not installed"
+  local bin
+  bin=$("$ROOT/scripts/build-k8s.sh")
+  if [[ -f "$ENV_DIR/kubeconfig" ]] && cmd_status 2>/dev/null; then
+    log "already running ($ENV_DIR/kubeconfig)"
+    return 0
+  fi
+  stop_all
+  rm -rf "$ENV_DIR"
+  mkdir -p "$ENV_DIR"
+  for name in "${CLUSTERS[@]}"; do start_cluster "$name" "$bin"; done
+  for name in "${CLUSTERS[@]}"; do
+    if ! wait_for "$name apiserver" "$READY_TIMEOUT" readyz "$name"; then
+      tail -n 20 "$ENV_DIR/$name/apiserver.log" >&2
+      stop_all
+      die "$name: kube-apiserver not ready within ${READY_TIMEOUT}s (log: $ENV_DIR/$name/apiserver.log)"
+    fi
+    apply_readonly_rbac "$name"
+    start_controller_manager "$name" "$bin"
+  done
+  write_kubeconfig
+  log "up: export KUBECONFIG=$ENV_DIR/kubeconfig (contexts paas-a, paas-b, paas-a-readonly, paas-b-readonly)"
+}
+
+cmd_status() {
+  [[ -f "$ENV_DIR/kubeconfig" ]] || return 1
+  local name
+  for name in "${CLUSTERS[@]}"; do
+    for proc in etcd apiserver controller-manager; do
+      kill -0 "$(cat "$ENV_DIR/$name/$proc.pid" 2>/dev/null || echo 0)" 2>/dev/null || return 1
+    done
+    readyz "$name" || return 1
+  done
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) stop_all; rm -rf "$ENV_DIR"; log "down" ;;
+  status) cmd_status && log "both clusters ready" ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
