@@ -5,7 +5,15 @@
 //! functions over plain data; cluster access sits in `cluster` and `discovery`.
 
 pub mod cli;
+pub mod graph;
+pub mod model;
+pub mod normalize;
+pub mod podspec;
+pub mod skip;
+pub mod cluster;
 pub mod commands;
+pub mod diff;
+pub mod discovery;
 pub mod elb;
 pub mod error;
 pub mod logging;

@@ -1,0 +1,294 @@
+//! Connections to the two clusters. The source connection is read-only by
+//! construction: its HTTP stack refuses every method but GET before a request
+//! leaves the process, so no code path can write to cluster A.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::{Method, Request};
+use kube::Client;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::model::ResourceType;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot read kubeconfig {path}: {detail}")]
+    Kubeconfig { path: String, detail: String },
+    #[error("context '{context}' not found in {path} (available: {available}); pass one of those to --from/--to")]
+    UnknownContext { context: String, path: String, available: String },
+    #[error("no context given and {path} has no current-context; pass --from and --to")]
+    NoContext { path: String },
+    #[error("context '{context}': {detail}")]
+    Config { context: String, detail: String },
+    #[error("cannot reach cluster '{context}' at {server}: {detail}; check that the API server is up and reachable from here")]
+    Unreachable { context: String, server: String, detail: String },
+    #[error("cluster '{context}' at {server} rejected the credentials (401 Unauthorized): the token or certificate is expired or invalid; refresh the kubeconfig entry for '{context}'")]
+    Unauthorized { context: String, server: String },
+    #[error("cluster '{context}' denied {what} (403 Forbidden): {message}; grant get/list on it or exclude it")]
+    Forbidden { context: String, what: String, message: String },
+    #[error("cluster '{context}': {what} failed: {detail}")]
+    Api { context: String, what: String, detail: String },
+    #[error("refusing to write to the source cluster ('{context}'): {method} {path}")]
+    WriteToSource { context: String, method: String, path: String },
+}
+
+/// Which way a connection may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+/// A connection to one cluster, named by its kubeconfig context.
+#[derive(Clone)]
+pub struct Cluster {
+    pub context: String,
+    pub server: String,
+    pub kubeconfig: String,
+    client: Client,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("context", &self.context).field("server", &self.server).finish()
+    }
+}
+
+/// Loads a kubeconfig: the given file, else `$KUBECONFIG` (merged), else `~/.kube/config`.
+pub fn load_kubeconfig(path: Option<&Path>) -> Result<(Kubeconfig, String), ClusterError> {
+    match path {
+        Some(p) => Kubeconfig::read_from(p)
+            .map(|k| (k, p.display().to_string()))
+            .map_err(|e| ClusterError::Kubeconfig { path: p.display().to_string(), detail: e.to_string() }),
+        None => {
+            let shown = std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".to_string());
+            Kubeconfig::read().map(|k| (k, shown.clone())).map_err(|e| ClusterError::Kubeconfig { path: shown, detail: e.to_string() })
+        }
+    }
+}
+
+/// Resolves a context name (or the current context) in a kubeconfig.
+pub fn resolve_context(kc: &Kubeconfig, shown_path: &str, context: Option<&str>) -> Result<String, ClusterError> {
+    let name = match context {
+        Some(c) => c.to_string(),
+        None => kc.current_context.clone().filter(|c| !c.is_empty()).ok_or_else(|| ClusterError::NoContext { path: shown_path.to_string() })?,
+    };
+    if kc.contexts.iter().any(|c| c.name == name) {
+        Ok(name)
+    } else {
+        let mut available: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+        available.sort();
+        Err(ClusterError::UnknownContext {
+            context: name,
+            path: shown_path.to_string(),
+            available: if available.is_empty() { "none".into() } else { available.join(", ") },
+        })
+    }
+}
+
+impl Cluster {
+    /// Connects to `context` (or the current one) from `kubeconfig` (or the default).
+    pub async fn connect(kubeconfig: Option<&PathBuf>, context: Option<&str>, access: Access) -> Result<Cluster, ClusterError> {
+        let (kc, shown) = load_kubeconfig(kubeconfig.map(PathBuf::as_path))?;
+        let context = resolve_context(&kc, &shown, context)?;
+        let options = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
+        let mut config = kube::Config::from_custom_kubeconfig(kc, &options)
+            .await
+            .map_err(|e| ClusterError::Config { context: context.clone(), detail: e.to_string() })?;
+        config.connect_timeout = Some(Duration::from_secs(10));
+        config.read_timeout = Some(Duration::from_secs(120));
+        let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
+        let builder = kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| ClusterError::Config { context: context.clone(), detail: e.to_string() })?;
+        let client = match access {
+            Access::ReadWrite => builder.build(),
+            Access::ReadOnly => {
+                let ctx = context.clone();
+                builder
+                    .with_layer(&tower::filter::FilterLayer::new(move |req: Request<kube::client::Body>| {
+                        read_only_guard(&ctx, req.method(), req.uri().path()).map(|()| req)
+                    }))
+                    .build()
+            }
+        };
+        Ok(Cluster { context, server, kubeconfig: shown, client })
+    }
+
+    /// The raw client, for modules that write to B (never handed out for A:
+    /// the read-only layer would refuse anyway).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The UID of `kube-system`: stable for a cluster's life, different for
+    /// every cluster, so a plan names the clusters it was made for.
+    pub async fn fingerprint(&self) -> Result<String, ClusterError> {
+        let ns: Value = self.get_json("/api/v1/namespaces/kube-system", "reading namespace kube-system").await?;
+        crate::model::str_at(&ns, &["metadata", "uid"])
+            .map(str::to_string)
+            .ok_or_else(|| ClusterError::Api { context: self.context.clone(), what: "reading namespace kube-system".into(), detail: "no uid in the answer".into() })
+    }
+
+    /// Kubernetes version string (gitVersion).
+    pub async fn version(&self) -> Result<String, ClusterError> {
+        self.client.apiserver_version().await.map(|i| i.git_version).map_err(|e| self.classify(e, "reading /version"))
+    }
+
+    pub async fn discover(&self) -> Result<crate::discovery::Catalog, ClusterError> {
+        crate::discovery::discover(&self.client).await.map_err(|e| self.classify(e, "API discovery"))
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str, what: &str) -> Result<T, ClusterError> {
+        let req = Request::get(path).body(Vec::new()).map_err(|e| ClusterError::Api { context: self.context.clone(), what: what.into(), detail: e.to_string() })?;
+        self.client.request::<T>(req).await.map_err(|e| self.classify(e, what))
+    }
+
+    /// Lists every object of one resource type, page by page. A 410 (the
+    /// continue token expired while paging) restarts the list from the start.
+    pub async fn list(&self, rt: &ResourceType, namespace: Option<&str>, selector: Option<&str>, page_size: u32) -> Result<Vec<Value>, ClusterError> {
+        const RESTARTS: usize = 3;
+        let what = format!("listing {} ({})", rt.plural, rt.api_version());
+        let mut restarts = 0;
+        'restart: loop {
+            let mut items = Vec::new();
+            let mut token: Option<String> = None;
+            loop {
+                let mut query = format!("limit={page_size}");
+                if let Some(t) = &token {
+                    query.push_str("&continue=");
+                    query.push_str(&urlencode(t));
+                }
+                if let Some(s) = selector {
+                    query.push_str("&labelSelector=");
+                    query.push_str(&urlencode(s));
+                }
+                let path = format!("{}?{query}", rt.collection_path(namespace));
+                let req = Request::get(&path).body(Vec::new()).map_err(|e| ClusterError::Api { context: self.context.clone(), what: what.clone(), detail: e.to_string() })?;
+                match self.client.request::<ListPage>(req).await {
+                    Ok(page) => {
+                        items.extend(page.items);
+                        token = page.metadata.continue_token.filter(|t| !t.is_empty());
+                        if token.is_none() {
+                            return Ok(items);
+                        }
+                    }
+                    Err(kube::Error::Api(status)) if status.code == 410 && restarts < RESTARTS => {
+                        restarts += 1;
+                        tracing::info!(resource = %rt.plural, "continue token expired; restarting the list");
+                        continue 'restart;
+                    }
+                    Err(e) => return Err(self.classify(e, &what)),
+                }
+            }
+        }
+    }
+
+    /// Turns a kube error into one that names the cluster and what to do.
+    pub fn classify(&self, err: kube::Error, what: &str) -> ClusterError {
+        let context = self.context.clone();
+        match &err {
+            kube::Error::Api(s) if s.code == 401 => ClusterError::Unauthorized { context, server: self.server.clone() },
+            kube::Error::Api(s) if s.code == 403 => ClusterError::Forbidden { context, what: what.to_string(), message: s.message.clone() },
+            kube::Error::Api(_) => ClusterError::Api { context, what: what.to_string(), detail: describe_kube_error(&err) },
+            _ if is_write_refusal(&err) => ClusterError::WriteToSource { context, method: "write".into(), path: what.to_string() },
+            kube::Error::HyperError(_) | kube::Error::Service(_) => {
+                ClusterError::Unreachable { context, server: self.server.clone(), detail: describe_kube_error(&err) }
+            }
+            _ => ClusterError::Api { context, what: what.to_string(), detail: describe_kube_error(&err) },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ListPage {
+    #[serde(default)]
+    metadata: ListMeta,
+    #[serde(default)]
+    items: Vec<Value>,
+}
+
+#[derive(Deserialize, Default)]
+struct ListMeta {
+    #[serde(rename = "continue")]
+    continue_token: Option<String>,
+}
+
+/// The error the read-only layer raises.
+#[derive(Debug, thiserror::Error)]
+#[error("refusing to write to the source cluster ('{context}'): {method} {path}")]
+pub struct WriteRefused {
+    pub context: String,
+    pub method: String,
+    pub path: String,
+}
+
+/// Lets only reads through. Watches are GETs too.
+pub fn read_only_guard(context: &str, method: &Method, path: &str) -> Result<(), WriteRefused> {
+    if method == Method::GET || method == Method::HEAD {
+        Ok(())
+    } else {
+        Err(WriteRefused { context: context.to_string(), method: method.to_string(), path: path.to_string() })
+    }
+}
+
+fn is_write_refusal(err: &kube::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.downcast_ref::<WriteRefused>().is_some() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// The innermost useful message of a kube error chain ("connection refused", …).
+pub fn describe_kube_error(err: &kube::Error) -> String {
+    if let kube::Error::Api(s) = err {
+        return format!("{} ({})", s.message, s.code);
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.last().cloned().unwrap_or_else(|| err.to_string())
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_guard_refuses_every_write_method() {
+        for m in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+            let err = read_only_guard("paas-a", &m, "/api/v1/namespaces").unwrap_err();
+            assert!(err.to_string().contains("paas-a"));
+        }
+        assert!(read_only_guard("paas-a", &Method::GET, "/api/v1/pods").is_ok());
+    }
+
+    #[test]
+    fn url_encoding_of_selectors_and_tokens() {
+        assert_eq!(urlencode("app in (a,b),tier!=x"), "app%20in%20%28a%2Cb%29%2Ctier%21%3Dx");
+        assert_eq!(urlencode("eyJ2IjoibWV0YS5rOHMuaW8vdjEi=="), "eyJ2IjoibWV0YS5rOHMuaW8vdjEi%3D%3D");
+    }
+}

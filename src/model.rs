@@ -1,0 +1,199 @@
+//! Plain data shared by the planner stages: how a kind is served, and how an
+//! object is named across clusters. No I/O here.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One listable resource at the version the plan reads it at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceType {
+    /// API group; "" for the core group.
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    /// Plural resource name used in URLs.
+    pub plural: String,
+    pub namespaced: bool,
+    pub verbs: Vec<String>,
+}
+
+impl ResourceType {
+    pub fn api_version(&self) -> String {
+        api_version(&self.group, &self.version)
+    }
+
+    /// URL path of the collection, cluster-wide or in one namespace.
+    pub fn collection_path(&self, namespace: Option<&str>) -> String {
+        let base = if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        };
+        match namespace {
+            Some(ns) if self.namespaced => format!("{base}/namespaces/{ns}/{}", self.plural),
+            _ => format!("{base}/{}", self.plural),
+        }
+    }
+
+    pub fn group_kind(&self) -> GroupKind {
+        GroupKind::new(&self.group, &self.kind)
+    }
+
+    pub fn has_verb(&self, verb: &str) -> bool {
+        self.verbs.iter().any(|v| v == verb)
+    }
+}
+
+pub fn api_version(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    }
+}
+
+/// Splits "apps/v1" into ("apps", "v1") and "v1" into ("", "v1").
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.rsplit_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    }
+}
+
+/// A kind independent of version: what identity and dependencies are keyed by,
+/// because the same object can be read at different versions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupKind {
+    pub group: String,
+    pub kind: String,
+}
+
+impl GroupKind {
+    pub fn new(group: &str, kind: &str) -> Self {
+        GroupKind { group: group.to_string(), kind: kind.to_string() }
+    }
+    pub fn core(kind: &str) -> Self {
+        Self::new("", kind)
+    }
+}
+
+impl fmt::Display for GroupKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.group.is_empty() {
+            write!(f, "{}", self.kind)
+        } else {
+            write!(f, "{}.{}", self.kind, self.group)
+        }
+    }
+}
+
+/// Version-independent identity of an object: the key of the graph.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub gk: GroupKind,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn new(gk: GroupKind, namespace: Option<&str>, name: &str) -> Self {
+        ObjectKey { gk, namespace: namespace.map(str::to_string), name: name.to_string() }
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {}/{}", self.gk, ns, self.name),
+            None => write!(f, "{} {}", self.gk, self.name),
+        }
+    }
+}
+
+/// How the plan file names an object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ObjectRef {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn key(&self) -> ObjectKey {
+        let (group, _) = split_api_version(&self.api_version);
+        ObjectKey::new(GroupKind::new(group, &self.kind), self.namespace.as_deref(), &self.name)
+    }
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{} {}/{}", self.api_version, self.kind, ns, self.name),
+            None => write!(f, "{}/{} {}", self.api_version, self.kind, self.name),
+        }
+    }
+}
+
+/// An object as read from the source, before skipping and normalisation.
+/// Secrets arrive here already reduced to a digest: values are never kept.
+#[derive(Debug, Clone)]
+pub struct SourceObject {
+    pub resource: std::sync::Arc<ResourceType>,
+    pub object: Value,
+    /// SHA-256 of a Secret's type and data, when the object is a Secret.
+    pub secret_digest: Option<String>,
+}
+
+impl SourceObject {
+    pub fn name(&self) -> &str {
+        str_at(&self.object, &["metadata", "name"]).unwrap_or("")
+    }
+    pub fn namespace(&self) -> Option<&str> {
+        str_at(&self.object, &["metadata", "namespace"])
+    }
+    pub fn uid(&self) -> Option<&str> {
+        str_at(&self.object, &["metadata", "uid"])
+    }
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey::new(self.resource.group_kind(), self.namespace(), self.name())
+    }
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef {
+            api_version: self.resource.api_version(),
+            kind: self.resource.kind.clone(),
+            namespace: self.namespace().map(str::to_string),
+            name: self.name().to_string(),
+        }
+    }
+}
+
+/// Reads a string at a path of object keys.
+pub fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    value_at(value, path).and_then(Value::as_str)
+}
+
+pub fn value_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    let mut cur = value;
+    for seg in path {
+        cur = cur.get(seg)?;
+    }
+    Some(cur)
+}
+
+/// Labels or annotations of an object, as a map (empty when absent).
+pub fn meta_map<'a>(object: &'a Value, field: &str) -> Option<&'a serde_json::Map<String, Value>> {
+    value_at(object, &["metadata", field]).and_then(Value::as_object)
+}
+
+pub fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    meta_map(object, "labels").and_then(|m| m.get(key)).and_then(Value::as_str)
+}
+
+pub fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    meta_map(object, "annotations").and_then(|m| m.get(key)).and_then(Value::as_str)
+}
