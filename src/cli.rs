@@ -31,7 +31,7 @@ pub struct Cli {
 pub enum Command {
     /// Plan, apply and verify the migration of Kubernetes objects from cluster A to B.
     #[command(subcommand)]
-    Migrate(MigrateCommand),
+    Migrate(Box<MigrateCommand>),
     /// Render a plan as a report a reviewer can read.
     Report(ReportArgs),
     /// Inspect and switch the live and pre-live load balancers between clusters.
@@ -190,11 +190,11 @@ pub struct RulesArgs {
 /// Runs the parsed command and returns the process exit code.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Migrate(MigrateCommand::Plan(args)) => crate::commands::plan(args).await,
-        Command::Migrate(MigrateCommand::Apply(_)) => Err(NotYetAvailable("migrate apply").into()),
-        Command::Migrate(MigrateCommand::Verify(_)) => {
-            Err(NotYetAvailable("migrate verify").into())
-        }
+        Command::Migrate(m) => match *m {
+            MigrateCommand::Plan(args) => crate::commands::plan(args).await,
+            MigrateCommand::Apply(_) => Err(NotYetAvailable("migrate apply").into()),
+            MigrateCommand::Verify(_) => Err(NotYetAvailable("migrate verify").into()),
+        },
         Command::Report(_) => Err(NotYetAvailable("report").into()),
         Command::Elb(cmd) => crate::elb::run(cmd).await,
         Command::Sync(cmd) => crate::sync::run(cmd).await,

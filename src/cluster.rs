@@ -17,22 +17,50 @@ use crate::model::ResourceType;
 pub enum ClusterError {
     #[error("cannot read kubeconfig {path}: {detail}")]
     Kubeconfig { path: String, detail: String },
-    #[error("context '{context}' not found in {path} (available: {available}); pass one of those to --from/--to")]
-    UnknownContext { context: String, path: String, available: String },
+    #[error(
+        "context '{context}' not found in {path} (available: {available}); pass one of those to --from/--to"
+    )]
+    UnknownContext {
+        context: String,
+        path: String,
+        available: String,
+    },
     #[error("no context given and {path} has no current-context; pass --from and --to")]
     NoContext { path: String },
     #[error("context '{context}': {detail}")]
     Config { context: String, detail: String },
-    #[error("cannot reach cluster '{context}' at {server}: {detail}; check that the API server is up and reachable from here")]
-    Unreachable { context: String, server: String, detail: String },
-    #[error("cluster '{context}' at {server} rejected the credentials (401 Unauthorized): the token or certificate is expired or invalid; refresh the kubeconfig entry for '{context}'")]
+    #[error(
+        "cannot reach cluster '{context}' at {server}: {detail}; check that the API server is up and reachable from here"
+    )]
+    Unreachable {
+        context: String,
+        server: String,
+        detail: String,
+    },
+    #[error(
+        "cluster '{context}' at {server} rejected the credentials (401 Unauthorized): the token or certificate is expired or invalid; refresh the kubeconfig entry for '{context}'"
+    )]
     Unauthorized { context: String, server: String },
-    #[error("cluster '{context}' denied {what} (403 Forbidden): {message}; grant get/list on it or exclude it")]
-    Forbidden { context: String, what: String, message: String },
+    #[error(
+        "cluster '{context}' denied {what} (403 Forbidden): {message}; grant get/list on it or exclude it"
+    )]
+    Forbidden {
+        context: String,
+        what: String,
+        message: String,
+    },
     #[error("cluster '{context}': {what} failed: {detail}")]
-    Api { context: String, what: String, detail: String },
+    Api {
+        context: String,
+        what: String,
+        detail: String,
+    },
     #[error("refusing to write to the source cluster ('{context}'): {method} {path}")]
-    WriteToSource { context: String, method: String, path: String },
+    WriteToSource {
+        context: String,
+        method: String,
+        path: String,
+    },
 }
 
 /// Which way a connection may be used.
@@ -53,7 +81,10 @@ pub struct Cluster {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster").field("context", &self.context).field("server", &self.server).finish()
+        f.debug_struct("Cluster")
+            .field("context", &self.context)
+            .field("server", &self.server)
+            .finish()
     }
 }
 
@@ -62,19 +93,38 @@ pub fn load_kubeconfig(path: Option<&Path>) -> Result<(Kubeconfig, String), Clus
     match path {
         Some(p) => Kubeconfig::read_from(p)
             .map(|k| (k, p.display().to_string()))
-            .map_err(|e| ClusterError::Kubeconfig { path: p.display().to_string(), detail: e.to_string() }),
+            .map_err(|e| ClusterError::Kubeconfig {
+                path: p.display().to_string(),
+                detail: e.to_string(),
+            }),
         None => {
-            let shown = std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".to_string());
-            Kubeconfig::read().map(|k| (k, shown.clone())).map_err(|e| ClusterError::Kubeconfig { path: shown, detail: e.to_string() })
+            let shown =
+                std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".to_string());
+            Kubeconfig::read()
+                .map(|k| (k, shown.clone()))
+                .map_err(|e| ClusterError::Kubeconfig {
+                    path: shown,
+                    detail: e.to_string(),
+                })
         }
     }
 }
 
 /// Resolves a context name (or the current context) in a kubeconfig.
-pub fn resolve_context(kc: &Kubeconfig, shown_path: &str, context: Option<&str>) -> Result<String, ClusterError> {
+pub fn resolve_context(
+    kc: &Kubeconfig,
+    shown_path: &str,
+    context: Option<&str>,
+) -> Result<String, ClusterError> {
     let name = match context {
         Some(c) => c.to_string(),
-        None => kc.current_context.clone().filter(|c| !c.is_empty()).ok_or_else(|| ClusterError::NoContext { path: shown_path.to_string() })?,
+        None => kc
+            .current_context
+            .clone()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| ClusterError::NoContext {
+                path: shown_path.to_string(),
+            })?,
     };
     if kc.contexts.iter().any(|c| c.name == name) {
         Ok(name)
@@ -84,37 +134,72 @@ pub fn resolve_context(kc: &Kubeconfig, shown_path: &str, context: Option<&str>)
         Err(ClusterError::UnknownContext {
             context: name,
             path: shown_path.to_string(),
-            available: if available.is_empty() { "none".into() } else { available.join(", ") },
+            available: if available.is_empty() {
+                "none".into()
+            } else {
+                available.join(", ")
+            },
         })
     }
 }
 
+/// Both rustls back ends are linked (ring through kube, aws-lc through the AWS
+/// SDK), so rustls cannot pick one by itself; choose ring once per process.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Cluster {
     /// Connects to `context` (or the current one) from `kubeconfig` (or the default).
-    pub async fn connect(kubeconfig: Option<&PathBuf>, context: Option<&str>, access: Access) -> Result<Cluster, ClusterError> {
+    pub async fn connect(
+        kubeconfig: Option<&PathBuf>,
+        context: Option<&str>,
+        access: Access,
+    ) -> Result<Cluster, ClusterError> {
+        install_crypto_provider();
         let (kc, shown) = load_kubeconfig(kubeconfig.map(PathBuf::as_path))?;
         let context = resolve_context(&kc, &shown, context)?;
-        let options = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
+        let options = KubeConfigOptions {
+            context: Some(context.clone()),
+            ..Default::default()
+        };
         let mut config = kube::Config::from_custom_kubeconfig(kc, &options)
             .await
-            .map_err(|e| ClusterError::Config { context: context.clone(), detail: e.to_string() })?;
+            .map_err(|e| ClusterError::Config {
+                context: context.clone(),
+                detail: e.to_string(),
+            })?;
         config.connect_timeout = Some(Duration::from_secs(10));
         config.read_timeout = Some(Duration::from_secs(120));
-        let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
-        let builder = kube::client::ClientBuilder::try_from(config)
-            .map_err(|e| ClusterError::Config { context: context.clone(), detail: e.to_string() })?;
+        let server = config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_string();
+        let builder =
+            kube::client::ClientBuilder::try_from(config).map_err(|e| ClusterError::Config {
+                context: context.clone(),
+                detail: e.to_string(),
+            })?;
         let client = match access {
             Access::ReadWrite => builder.build(),
             Access::ReadOnly => {
                 let ctx = context.clone();
                 builder
-                    .with_layer(&tower::filter::FilterLayer::new(move |req: Request<kube::client::Body>| {
-                        read_only_guard(&ctx, req.method(), req.uri().path()).map(|()| req)
-                    }))
+                    .with_layer(&tower::filter::FilterLayer::new(
+                        move |req: Request<kube::client::Body>| {
+                            read_only_guard(&ctx, req.method(), req.uri().path()).map(|()| req)
+                        },
+                    ))
                     .build()
             }
         };
-        Ok(Cluster { context, server, kubeconfig: shown, client })
+        Ok(Cluster {
+            context,
+            server,
+            kubeconfig: shown,
+            client,
+        })
     }
 
     /// The raw client, for modules that write to B (never handed out for A:
@@ -126,29 +211,63 @@ impl Cluster {
     /// The UID of `kube-system`: stable for a cluster's life, different for
     /// every cluster, so a plan names the clusters it was made for.
     pub async fn fingerprint(&self) -> Result<String, ClusterError> {
-        let ns: Value = self.get_json("/api/v1/namespaces/kube-system", "reading namespace kube-system").await?;
+        let ns: Value = self
+            .get_json(
+                "/api/v1/namespaces/kube-system",
+                "reading namespace kube-system",
+            )
+            .await?;
         crate::model::str_at(&ns, &["metadata", "uid"])
             .map(str::to_string)
-            .ok_or_else(|| ClusterError::Api { context: self.context.clone(), what: "reading namespace kube-system".into(), detail: "no uid in the answer".into() })
+            .ok_or_else(|| ClusterError::Api {
+                context: self.context.clone(),
+                what: "reading namespace kube-system".into(),
+                detail: "no uid in the answer".into(),
+            })
     }
 
     /// Kubernetes version string (gitVersion).
     pub async fn version(&self) -> Result<String, ClusterError> {
-        self.client.apiserver_version().await.map(|i| i.git_version).map_err(|e| self.classify(e, "reading /version"))
+        self.client
+            .apiserver_version()
+            .await
+            .map(|i| i.git_version)
+            .map_err(|e| self.classify(e, "reading /version"))
     }
 
     pub async fn discover(&self) -> Result<crate::discovery::Catalog, ClusterError> {
-        crate::discovery::discover(&self.client).await.map_err(|e| self.classify(e, "API discovery"))
+        crate::discovery::discover(&self.client)
+            .await
+            .map_err(|e| self.classify(e, "API discovery"))
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str, what: &str) -> Result<T, ClusterError> {
-        let req = Request::get(path).body(Vec::new()).map_err(|e| ClusterError::Api { context: self.context.clone(), what: what.into(), detail: e.to_string() })?;
-        self.client.request::<T>(req).await.map_err(|e| self.classify(e, what))
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        what: &str,
+    ) -> Result<T, ClusterError> {
+        let req = Request::get(path)
+            .body(Vec::new())
+            .map_err(|e| ClusterError::Api {
+                context: self.context.clone(),
+                what: what.into(),
+                detail: e.to_string(),
+            })?;
+        self.client
+            .request::<T>(req)
+            .await
+            .map_err(|e| self.classify(e, what))
     }
 
     /// Lists every object of one resource type, page by page. A 410 (the
     /// continue token expired while paging) restarts the list from the start.
-    pub async fn list(&self, rt: &ResourceType, namespace: Option<&str>, selector: Option<&str>, page_size: u32) -> Result<Vec<Value>, ClusterError> {
+    pub async fn list(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        selector: Option<&str>,
+        page_size: u32,
+    ) -> Result<Vec<Value>, ClusterError> {
         const RESTARTS: usize = 3;
         let what = format!("listing {} ({})", rt.plural, rt.api_version());
         let mut restarts = 0;
@@ -166,7 +285,13 @@ impl Cluster {
                     query.push_str(&urlencode(s));
                 }
                 let path = format!("{}?{query}", rt.collection_path(namespace));
-                let req = Request::get(&path).body(Vec::new()).map_err(|e| ClusterError::Api { context: self.context.clone(), what: what.clone(), detail: e.to_string() })?;
+                let req = Request::get(&path)
+                    .body(Vec::new())
+                    .map_err(|e| ClusterError::Api {
+                        context: self.context.clone(),
+                        what: what.clone(),
+                        detail: e.to_string(),
+                    })?;
                 match self.client.request::<ListPage>(req).await {
                     Ok(page) => {
                         items.extend(page.items);
@@ -190,14 +315,35 @@ impl Cluster {
     pub fn classify(&self, err: kube::Error, what: &str) -> ClusterError {
         let context = self.context.clone();
         match &err {
-            kube::Error::Api(s) if s.code == 401 => ClusterError::Unauthorized { context, server: self.server.clone() },
-            kube::Error::Api(s) if s.code == 403 => ClusterError::Forbidden { context, what: what.to_string(), message: s.message.clone() },
-            kube::Error::Api(_) => ClusterError::Api { context, what: what.to_string(), detail: describe_kube_error(&err) },
-            _ if is_write_refusal(&err) => ClusterError::WriteToSource { context, method: "write".into(), path: what.to_string() },
-            kube::Error::HyperError(_) | kube::Error::Service(_) => {
-                ClusterError::Unreachable { context, server: self.server.clone(), detail: describe_kube_error(&err) }
-            }
-            _ => ClusterError::Api { context, what: what.to_string(), detail: describe_kube_error(&err) },
+            kube::Error::Api(s) if s.code == 401 => ClusterError::Unauthorized {
+                context,
+                server: self.server.clone(),
+            },
+            kube::Error::Api(s) if s.code == 403 => ClusterError::Forbidden {
+                context,
+                what: what.to_string(),
+                message: s.message.clone(),
+            },
+            kube::Error::Api(_) => ClusterError::Api {
+                context,
+                what: what.to_string(),
+                detail: describe_kube_error(&err),
+            },
+            _ if is_write_refusal(&err) => ClusterError::WriteToSource {
+                context,
+                method: "write".into(),
+                path: what.to_string(),
+            },
+            kube::Error::HyperError(_) | kube::Error::Service(_) => ClusterError::Unreachable {
+                context,
+                server: self.server.clone(),
+                detail: describe_kube_error(&err),
+            },
+            _ => ClusterError::Api {
+                context,
+                what: what.to_string(),
+                detail: describe_kube_error(&err),
+            },
         }
     }
 }
@@ -230,7 +376,11 @@ pub fn read_only_guard(context: &str, method: &Method, path: &str) -> Result<(),
     if method == Method::GET || method == Method::HEAD {
         Ok(())
     } else {
-        Err(WriteRefused { context: context.to_string(), method: method.to_string(), path: path.to_string() })
+        Err(WriteRefused {
+            context: context.to_string(),
+            method: method.to_string(),
+            path: path.to_string(),
+        })
     }
 }
 
@@ -266,7 +416,9 @@ fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -288,7 +440,13 @@ mod tests {
 
     #[test]
     fn url_encoding_of_selectors_and_tokens() {
-        assert_eq!(urlencode("app in (a,b),tier!=x"), "app%20in%20%28a%2Cb%29%2Ctier%21%3Dx");
-        assert_eq!(urlencode("eyJ2IjoibWV0YS5rOHMuaW8vdjEi=="), "eyJ2IjoibWV0YS5rOHMuaW8vdjEi%3D%3D");
+        assert_eq!(
+            urlencode("app in (a,b),tier!=x"),
+            "app%20in%20%28a%2Cb%29%2Ctier%21%3Dx"
+        );
+        assert_eq!(
+            urlencode("eyJ2IjoibWV0YS5rOHMuaW8vdjEi=="),
+            "eyJ2IjoibWV0YS5rOHMuaW8vdjEi%3D%3D"
+        );
     }
 }

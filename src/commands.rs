@@ -1,14 +1,318 @@
-//! CLI glue for the migrate commands: turn flags into library calls and print results.
+//! CLI glue for the migrate commands and `rules`: turn flags into library calls,
+//! print results. Errors get their context here (anyhow), nowhere deeper.
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use crate::cli::{PlanArgs, RulesArgs};
-use crate::error::NotYetAvailable;
+use anyhow::Context;
+use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 
-pub async fn plan(_args: PlanArgs) -> anyhow::Result<ExitCode> {
-    Err(NotYetAvailable("migrate plan").into())
+use crate::cli::{ClusterArgs, OutputFormat, PlanArgs, RulesArgs};
+use crate::cluster::{Access, Cluster};
+use crate::error::UsageError;
+use crate::graph::LAST_WAVE_KINDS;
+use crate::model::ResourceType;
+use crate::normalize::FIELD_RULES;
+use crate::plan::{Plan, Selection, write_atomically};
+use crate::planner::{PlanRequest, Progress, build_plan};
+use crate::skip::SKIP_RULES;
+
+/// Connects to A (always read-only) and B, refusing the same context twice.
+pub async fn connect_pair(
+    c: &ClusterArgs,
+    target_access: Access,
+) -> anyhow::Result<(Cluster, Cluster)> {
+    let to = c
+        .to
+        .as_deref()
+        .ok_or_else(|| UsageError("--to CONTEXT is required: name the target cluster B".into()))?;
+    let from_kc = c.from_kubeconfig.as_ref().or(c.kubeconfig.as_ref());
+    let to_kc = c.to_kubeconfig.as_ref().or(c.kubeconfig.as_ref());
+    if c.from.as_deref() == Some(to) && from_kc == to_kc {
+        return Err(UsageError(format!("--from and --to both name context '{to}'; the source and target must be different clusters")).into());
+    }
+    let source = Cluster::connect(from_kc, c.from.as_deref(), Access::ReadOnly).await?;
+    if source.context == to && from_kc == to_kc {
+        return Err(UsageError(format!(
+            "--to '{to}' is the current context, which is also the source; pass --from explicitly"
+        ))
+        .into());
+    }
+    let target = Cluster::connect(to_kc, Some(to), target_access).await?;
+    Ok((source, target))
 }
 
-pub fn rules(_args: RulesArgs) -> anyhow::Result<ExitCode> {
-    Err(NotYetAvailable("rules").into())
+struct Bar(Option<ProgressBar>);
+
+impl Progress for Bar {
+    fn listing(&self, total: usize) {
+        if let Some(b) = &self.0 {
+            b.set_length(total as u64);
+        }
+    }
+    fn listed(&self, cluster: &str, resource: &ResourceType, count: usize) {
+        match &self.0 {
+            Some(b) => {
+                b.inc(1);
+                b.set_message(format!("{cluster}: {} ({count})", resource.plural));
+            }
+            None => tracing::debug!(cluster, resource = %resource.plural, count, "listed"),
+        }
+    }
+}
+
+fn progress_bar() -> Bar {
+    if !std::io::stderr().is_terminal() {
+        return Bar(None);
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} listing {pos}/{len} resource types {wide_msg}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Bar(Some(bar))
+}
+
+pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let (source, target) = connect_pair(&args.clusters, Access::ReadOnly).await?;
+    let selection = Selection {
+        namespaces: sorted(args.namespaces),
+        exclude_namespaces: sorted(args.exclude_namespaces),
+        selector: args.selector,
+        include_kinds: sorted(args.include_kinds),
+        exclude_kinds: sorted(args.exclude_kinds),
+    };
+    let req = PlanRequest {
+        selection,
+        page_size: args.page_size.max(1),
+        list_concurrency: args.list_concurrency.max(1),
+    };
+    let bar = progress_bar();
+    let result = build_plan(&source, &target, &req, &bar).await;
+    if let Some(b) = &bar.0 {
+        b.finish_and_clear();
+    }
+    let plan = result.with_context(|| {
+        format!(
+            "planning the migration from '{}' to '{}'",
+            source.context, target.context
+        )
+    })?;
+    let text = plan.to_json();
+    match &args.output {
+        Some(path) => write_atomically(path, &text)?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .context("writing the plan to stdout")?;
+        }
+    }
+    eprint!(
+        "{}",
+        summary_text(&plan, args.output.as_ref().map(|p| p.display().to_string()))
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.retain(|s| !s.trim().is_empty());
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The human summary printed to stderr after a plan.
+pub fn summary_text(plan: &Plan, written_to: Option<String>) -> String {
+    let s = &plan.summary;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "plan {} — {} ({}) → {} ({})\n",
+        plan.id,
+        plan.source.context,
+        plan.source.kubernetes_version,
+        plan.target.context,
+        plan.target.kubernetes_version
+    ));
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY).set_header(vec![
+        "kind",
+        "create",
+        "unchanged",
+        "update",
+        "conflict",
+        "total",
+    ]);
+    let mut per_kind: std::collections::BTreeMap<&str, [usize; 4]> = Default::default();
+    for o in &plan.objects {
+        let e = per_kind.entry(o.kind.as_str()).or_default();
+        e[o.action as usize] += 1;
+    }
+    let mut totals = [0usize; 4];
+    for (kind, c) in &per_kind {
+        for i in 0..4 {
+            totals[i] += c[i];
+        }
+        t.add_row(vec![
+            kind.to_string(),
+            c[0].to_string(),
+            c[1].to_string(),
+            c[2].to_string(),
+            c[3].to_string(),
+            c.iter().sum::<usize>().to_string(),
+        ]);
+    }
+    t.add_row(vec![
+        "TOTAL".to_string(),
+        totals[0].to_string(),
+        totals[1].to_string(),
+        totals[2].to_string(),
+        totals[3].to_string(),
+        s.objects.to_string(),
+    ]);
+    out.push_str(&t.to_string());
+    out.push('\n');
+    out.push_str(&format!(
+        "{} objects in {} waves; {} skipped",
+        s.objects, s.waves, s.skipped
+    ));
+    if !s.skipped_by_reason.is_empty() {
+        let parts: Vec<String> = s
+            .skipped_by_reason
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        out.push_str(&format!(" ({})", parts.join(", ")));
+    }
+    out.push('\n');
+    for w in &plan.warnings {
+        match &w.object {
+            Some(o) => out.push_str(&format!("warning: {o}: {}\n", w.message)),
+            None => out.push_str(&format!("warning: {}\n", w.message)),
+        }
+    }
+    if let Some(path) = written_to {
+        out.push_str(&format!("plan written to {path}\n"));
+    }
+    out
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RulesDoc {
+    generated_fields: Vec<serde_json::Value>,
+    skip_rules: Vec<serde_json::Value>,
+    last_wave_kinds: Vec<serde_json::Value>,
+}
+
+fn rules_doc() -> RulesDoc {
+    use serde_json::json;
+    RulesDoc {
+        generated_fields: FIELD_RULES
+            .iter()
+            .map(|r| json!({"kinds": r.applies.describe(), "field": describe_strip(r.strip), "reason": r.reason}))
+            .collect(),
+        skip_rules: SKIP_RULES
+            .iter()
+            .map(|r| json!({"id": r.id, "kinds": r.applies.describe(), "when": describe_when(r.when), "reason": r.reason}))
+            .collect(),
+        last_wave_kinds: LAST_WAVE_KINDS.iter().map(|(g, k, why)| json!({"kind": format!("{k}.{g}"), "reason": why})).collect(),
+    }
+}
+
+fn describe_strip(s: crate::normalize::Strip) -> String {
+    use crate::normalize::Strip::*;
+    match s {
+        Field(p) => p.join("."),
+        FieldUnless(p, keep) => format!("{} (unless \"{keep}\")", p.join(".")),
+        Label(k) => format!("metadata.labels[{k}]"),
+        Annotation(k) => format!("metadata.annotations[{k}]"),
+        OwnerReferenceUids => "metadata.ownerReferences[].uid".into(),
+        TemplateCreationTimestamps => "*.metadata.creationTimestamp: null in templates".into(),
+        JobControllerUid => "spec.selector / template labels: controller-uid, job-name".into(),
+        ServiceAccountTokenRefs => "secrets[] naming <sa>-token-*".into(),
+        PodTokenVolumes => "spec.volumes + volumeMounts of token volumes".into(),
+        AggregatedRules => "rules (when aggregationRule is set)".into(),
+        SecretData => "data, stringData".into(),
+    }
+}
+
+fn describe_when(w: crate::skip::When) -> String {
+    use crate::skip::When::*;
+    match w {
+        Always => "always".into(),
+        BeingDeleted => "metadata.deletionTimestamp set".into(),
+        InSystemNamespace => "in kube-system, kube-public, kube-node-lease".into(),
+        ControllerOwned => "ownerReference with controller: true".into(),
+        Named(Some(ns), n) => format!("named {ns}/{n}"),
+        Named(None, n) => format!("named {n}"),
+        Label(k, Some(v)) => format!("label {k}={v}"),
+        Label(k, None) => format!("label {k} present"),
+        Annotation(k, Some(v)) => format!("annotation {k}={v}"),
+        Annotation(k, None) => format!("annotation {k} present"),
+        SecretType(t) => format!("type {t}"),
+        DefaultServiceAccountUnchanged => "named default and nothing user-set".into(),
+        EndpointsOfSelectorService => "the Service of the same name has a selector".into(),
+        PodFinished => "status.phase Succeeded or Failed".into(),
+        JobCompleted => "condition Complete=True".into(),
+        ManagedOnlyBy(m) => format!("every field manager is one of: {}", m.join(", ")),
+        StatefulSetClaim => "named <template>-<statefulset>-<ordinal>".into(),
+        OwnedBySkipped => "an owner is skipped".into(),
+    }
+}
+
+pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
+    let doc = rules_doc();
+    let text = match args.output {
+        OutputFormat::Json => serde_json::to_string_pretty(&doc)? + "\n",
+        OutputFormat::Yaml => serde_yaml_ng::to_string(&doc)?,
+        OutputFormat::Text => {
+            let mut out = String::new();
+            let mut t = Table::new();
+            t.load_preset(UTF8_BORDERS_ONLY).set_header(vec![
+                "kinds",
+                "generated field (removed)",
+                "why",
+            ]);
+            for r in &doc.generated_fields {
+                t.add_row(vec![
+                    r["kinds"].as_str().unwrap_or(""),
+                    r["field"].as_str().unwrap_or(""),
+                    r["reason"].as_str().unwrap_or(""),
+                ]);
+            }
+            out.push_str("Normalisation: fields removed from every manifest\n");
+            out.push_str(&t.to_string());
+            let mut t = Table::new();
+            t.load_preset(UTF8_BORDERS_ONLY)
+                .set_header(vec!["rule", "kinds", "when", "why"]);
+            for r in &doc.skip_rules {
+                t.add_row(vec![
+                    r["id"].as_str().unwrap_or(""),
+                    r["kinds"].as_str().unwrap_or(""),
+                    r["when"].as_str().unwrap_or(""),
+                    r["reason"].as_str().unwrap_or(""),
+                ]);
+            }
+            out.push_str("\n\nSkipping: objects not migrated (first matching rule wins)\n");
+            out.push_str(&t.to_string());
+            let mut t = Table::new();
+            t.load_preset(UTF8_BORDERS_ONLY)
+                .set_header(vec!["kind", "why it goes in the last wave"]);
+            for r in &doc.last_wave_kinds {
+                t.add_row(vec![
+                    r["kind"].as_str().unwrap_or(""),
+                    r["reason"].as_str().unwrap_or(""),
+                ]);
+            }
+            out.push_str("\n\nOrdering: kinds created in the last wave\n");
+            out.push_str(&t.to_string());
+            out.push('\n');
+            out
+        }
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -44,7 +44,9 @@ pub fn contains(source: &Value, target: &Value) -> bool {
             Some(tv) => contains(sv, tv),
             None => sv.is_null(),
         }),
-        (Value::Array(s), Value::Array(t)) => s.len() == t.len() && s.iter().zip(t).all(|(a, b)| contains(a, b)),
+        (Value::Array(s), Value::Array(t)) => {
+            s.len() == t.len() && s.iter().zip(t).all(|(a, b)| contains(a, b))
+        }
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
         (a, b) => a == b,
     }
@@ -76,21 +78,38 @@ fn walk(source: &Value, target: &Value, path: String, out: &mut Vec<String>) {
             }
         }
         _ if contains(source, target) => {}
-        _ => out.push(if path.is_empty() { "/".to_string() } else { path }),
+        _ => out.push(if path.is_empty() {
+            "/".to_string()
+        } else {
+            path
+        }),
     }
 }
 
 /// Decides what apply must do with one object. `target` is B's copy, normalised
 /// the same way as `source`; `None` when B does not have the object.
 /// `digests` compares Secret digests (source, target) since values are not in the manifests.
-pub fn action(source: &Value, target: Option<&Value>, digests: Option<(&str, Option<&str>)>) -> Action {
-    let Some(target) = target else { return Action::Create };
+pub fn action(
+    source: &Value,
+    target: Option<&Value>,
+    digests: Option<(&str, Option<&str>)>,
+) -> Action {
+    let Some(target) = target else {
+        return Action::Create;
+    };
     let same_data = digests.is_none_or(|(s, t)| Some(s) == t);
     if same_data && contains(source, target) {
         return Action::Unchanged;
     }
-    let ours = target.pointer("/metadata/labels").and_then(|l| l.get(MIGRATED_FROM_LABEL)).is_some();
-    if ours { Action::Update } else { Action::Conflict }
+    let ours = target
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(MIGRATED_FROM_LABEL))
+        .is_some();
+    if ours {
+        Action::Update
+    } else {
+        Action::Conflict
+    }
 }
 
 #[cfg(test)]
@@ -104,7 +123,13 @@ mod tests {
         let b = json!({"spec": {"containers": [{"name": "c", "image": "x", "terminationMessagePath": "/dev/termination-log"}], "dnsPolicy": "ClusterFirst"}});
         assert!(contains(&a, &b));
         assert!(!contains(&b, &a));
-        assert_eq!(differences(&b, &a), vec!["/spec/containers/0/terminationMessagePath", "/spec/dnsPolicy"]);
+        assert_eq!(
+            differences(&b, &a),
+            vec![
+                "/spec/containers/0/terminationMessagePath",
+                "/spec/dnsPolicy"
+            ]
+        );
     }
 
     #[test]
@@ -112,19 +137,53 @@ mod tests {
         assert!(!contains(&json!({"a": [1, 2]}), &json!({"a": [1]})));
         assert!(!contains(&json!({"a": "x"}), &json!({"a": "y"})));
         assert!(contains(&json!({"a": 1}), &json!({"a": 1.0})));
-        assert!(!contains(&json!({"e": {}}), &json!({})), "an empty object is a value (emptyDir: {{}})");
-        assert_eq!(differences(&json!({"a": {"b/c": 1}}), &json!({"a": {"b/c": 2}})), vec!["/a/b~1c"]);
+        assert!(
+            !contains(&json!({"e": {}}), &json!({})),
+            "an empty object is a value (emptyDir: {{}})"
+        );
+        assert_eq!(
+            differences(&json!({"a": {"b/c": 1}}), &json!({"a": {"b/c": 2}})),
+            vec!["/a/b~1c"]
+        );
     }
 
     #[test]
     fn actions() {
         let src = json!({"metadata": {"name": "x"}, "data": {"k": "v"}});
         assert_eq!(action(&src, None, None), Action::Create);
-        assert_eq!(action(&src, Some(&json!({"metadata": {"name": "x", "uid": "u"}, "data": {"k": "v"}})), None), Action::Unchanged);
-        assert_eq!(action(&src, Some(&json!({"metadata": {"name": "x"}, "data": {"k": "w"}})), None), Action::Conflict);
+        assert_eq!(
+            action(
+                &src,
+                Some(&json!({"metadata": {"name": "x", "uid": "u"}, "data": {"k": "v"}})),
+                None
+            ),
+            Action::Unchanged
+        );
+        assert_eq!(
+            action(
+                &src,
+                Some(&json!({"metadata": {"name": "x"}, "data": {"k": "w"}})),
+                None
+            ),
+            Action::Conflict
+        );
         let ours = json!({"metadata": {"name": "x", "labels": {MIGRATED_FROM_LABEL: "abc"}}, "data": {"k": "w"}});
         assert_eq!(action(&src, Some(&ours), None), Action::Update);
-        assert_eq!(action(&src, Some(&json!({"metadata": {"name": "x"}, "data": {"k": "v"}})), Some(("d1", Some("d2")))), Action::Conflict);
-        assert_eq!(action(&src, Some(&json!({"metadata": {"name": "x"}, "data": {"k": "v"}})), Some(("d1", Some("d1")))), Action::Unchanged);
+        assert_eq!(
+            action(
+                &src,
+                Some(&json!({"metadata": {"name": "x"}, "data": {"k": "v"}})),
+                Some(("d1", Some("d2")))
+            ),
+            Action::Conflict
+        );
+        assert_eq!(
+            action(
+                &src,
+                Some(&json!({"metadata": {"name": "x"}, "data": {"k": "v"}})),
+                Some(("d1", Some("d1")))
+            ),
+            Action::Unchanged
+        );
     }
 }

@@ -28,17 +28,25 @@ pub struct DiscoveryFailure {
 }
 
 impl Catalog {
-    fn serves(&self, gk: &GroupKind, version: &str) -> bool {
-        self.resources.iter().any(|r| r.group == gk.group && r.kind == gk.kind && r.version == version)
+    pub fn serves(&self, gk: &GroupKind, version: &str) -> bool {
+        self.resources
+            .iter()
+            .any(|r| r.group == gk.group && r.kind == gk.kind && r.version == version)
     }
 
     fn versions_of(&self, gk: &GroupKind) -> Vec<String> {
-        let order = self.group_versions.get(&gk.group).cloned().unwrap_or_default();
+        let order = self
+            .group_versions
+            .get(&gk.group)
+            .cloned()
+            .unwrap_or_default();
         order.into_iter().filter(|v| self.serves(gk, v)).collect()
     }
 
     pub fn group_failed(&self, group: &str) -> bool {
-        self.failures.iter().any(|f| crate::model::split_api_version(&f.group_version).0 == group)
+        self.failures
+            .iter()
+            .any(|f| crate::model::split_api_version(&f.group_version).0 == group)
     }
 }
 
@@ -70,8 +78,15 @@ pub fn choose_versions(source: &Catalog, target: &Catalog) -> VersionChoice {
     }
     let mut out = VersionChoice::default();
     for (gk, served) in kinds {
-        let order = source.group_versions.get(&gk.group).cloned().unwrap_or_default();
-        let mut candidates: Vec<&ResourceType> = order.iter().filter_map(|v| served.iter().find(|r| &r.version == v).copied()).collect();
+        let order = source
+            .group_versions
+            .get(&gk.group)
+            .cloned()
+            .unwrap_or_default();
+        let mut candidates: Vec<&ResourceType> = order
+            .iter()
+            .filter_map(|v| served.iter().find(|r| &r.version == v).copied())
+            .collect();
         if candidates.is_empty() {
             candidates = served.clone();
         }
@@ -79,7 +94,10 @@ pub fn choose_versions(source: &Catalog, target: &Catalog) -> VersionChoice {
             Some(r) => out.read.push((*r).clone()),
             None => {
                 let r = candidates[0].clone();
-                out.unserved.push(Unserved { target_versions: target.versions_of(&gk), resource: r.clone() });
+                out.unserved.push(Unserved {
+                    target_versions: target.versions_of(&gk),
+                    resource: r.clone(),
+                });
                 out.read.push(r);
             }
         }
@@ -109,8 +127,14 @@ pub fn version_rank(version: &str) -> (u8, u32, u32) {
 pub async fn discover(client: &Client) -> Result<Catalog, kube::Error> {
     let mut catalog = Catalog::default();
     let core = client.list_core_api_versions().await?;
-    let mut group_versions: Vec<(String, String)> = core.versions.iter().map(|v| (String::new(), v.clone())).collect();
-    catalog.group_versions.insert(String::new(), core.versions.clone());
+    let mut group_versions: Vec<(String, String)> = core
+        .versions
+        .iter()
+        .map(|v| (String::new(), v.clone()))
+        .collect();
+    catalog
+        .group_versions
+        .insert(String::new(), core.versions.clone());
     let groups = client.list_api_groups().await?;
     for g in groups.groups {
         let preferred = g.preferred_version.as_ref().map(|p| p.version.clone());
@@ -142,7 +166,9 @@ pub async fn discover(client: &Client) -> Result<Catalog, kube::Error> {
         match list {
             Ok(list) => {
                 for r in list.resources {
-                    if r.name.contains('/') || !seen.insert((group.clone(), version.clone(), r.name.clone())) {
+                    if r.name.contains('/')
+                        || !seen.insert((group.clone(), version.clone(), r.name.clone()))
+                    {
                         continue;
                     }
                     catalog.resources.push(ResourceType {
@@ -155,11 +181,18 @@ pub async fn discover(client: &Client) -> Result<Catalog, kube::Error> {
                     });
                 }
             }
-            Err(e) => catalog.failures.push(DiscoveryFailure { group_version: gv, error: crate::cluster::describe_kube_error(&e) }),
+            Err(e) => catalog.failures.push(DiscoveryFailure {
+                group_version: gv,
+                error: crate::cluster::describe_kube_error(&e),
+            }),
         }
     }
-    catalog.resources.sort_by(|a, b| (&a.group, &a.kind, &a.version).cmp(&(&b.group, &b.kind, &b.version)));
-    catalog.failures.sort_by(|a, b| a.group_version.cmp(&b.group_version));
+    catalog
+        .resources
+        .sort_by(|a, b| (&a.group, &a.kind, &a.version).cmp(&(&b.group, &b.kind, &b.version)));
+    catalog
+        .failures
+        .sort_by(|a, b| a.group_version.cmp(&b.group_version));
     Ok(catalog)
 }
 
@@ -187,7 +220,10 @@ mod tests {
     fn catalog(resources: Vec<ResourceType>, groups: &[(&str, &[&str])]) -> Catalog {
         Catalog {
             resources,
-            group_versions: groups.iter().map(|(g, v)| (g.to_string(), v.iter().map(|s| s.to_string()).collect())).collect(),
+            group_versions: groups
+                .iter()
+                .map(|(g, v)| (g.to_string(), v.iter().map(|s| s.to_string()).collect()))
+                .collect(),
             failures: vec![],
         }
     }
@@ -195,8 +231,17 @@ mod tests {
     #[test]
     fn prefers_a_version_both_serve() {
         // A (older) prefers v1beta1 but also serves v1; B serves only v1.
-        let a = catalog(vec![res("policy", "v1beta1", "PodDisruptionBudget", RW), res("policy", "v1", "PodDisruptionBudget", RW)], &[("policy", &["v1beta1", "v1"])]);
-        let b = catalog(vec![res("policy", "v1", "PodDisruptionBudget", RW)], &[("policy", &["v1"])]);
+        let a = catalog(
+            vec![
+                res("policy", "v1beta1", "PodDisruptionBudget", RW),
+                res("policy", "v1", "PodDisruptionBudget", RW),
+            ],
+            &[("policy", &["v1beta1", "v1"])],
+        );
+        let b = catalog(
+            vec![res("policy", "v1", "PodDisruptionBudget", RW)],
+            &[("policy", &["v1"])],
+        );
         let choice = choose_versions(&a, &b);
         assert_eq!(choice.read.len(), 1);
         assert_eq!(choice.read[0].version, "v1");
@@ -205,17 +250,39 @@ mod tests {
 
     #[test]
     fn unserved_kinds_are_reported_with_what_the_target_serves() {
-        let a = catalog(vec![res("batch", "v1beta1", "CronJob", RW), res("example.com", "v1", "Widget", RW)], &[("batch", &["v1beta1"]), ("example.com", &["v1"])]);
-        let b = catalog(vec![res("batch", "v1", "CronJob", RW)], &[("batch", &["v1"])]);
+        let a = catalog(
+            vec![
+                res("batch", "v1beta1", "CronJob", RW),
+                res("example.com", "v1", "Widget", RW),
+            ],
+            &[("batch", &["v1beta1"]), ("example.com", &["v1"])],
+        );
+        let b = catalog(
+            vec![res("batch", "v1", "CronJob", RW)],
+            &[("batch", &["v1"])],
+        );
         let choice = choose_versions(&a, &b);
         assert_eq!(choice.read.len(), 2);
-        let names: Vec<_> = choice.unserved.iter().map(|u| (u.resource.kind.as_str(), u.target_versions.clone())).collect();
-        assert_eq!(names, vec![("CronJob", vec!["v1".to_string()]), ("Widget", vec![])]);
+        let names: Vec<_> = choice
+            .unserved
+            .iter()
+            .map(|u| (u.resource.kind.as_str(), u.target_versions.clone()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("CronJob", vec!["v1".to_string()]), ("Widget", vec![])]
+        );
     }
 
     #[test]
     fn read_only_views_are_not_planned() {
-        let a = catalog(vec![res("metrics.k8s.io", "v1beta1", "PodMetrics", &["get", "list"]), res("", "v1", "ComponentStatus", &["get", "list"])], &[("", &["v1"]), ("metrics.k8s.io", &["v1beta1"])]);
+        let a = catalog(
+            vec![
+                res("metrics.k8s.io", "v1beta1", "PodMetrics", &["get", "list"]),
+                res("", "v1", "ComponentStatus", &["get", "list"]),
+            ],
+            &[("", &["v1"]), ("metrics.k8s.io", &["v1beta1"])],
+        );
         assert!(choose_versions(&a, &a).read.is_empty());
     }
 

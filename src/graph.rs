@@ -14,17 +14,47 @@ use crate::podspec;
 /// Kinds that go in the last wave: while they exist they can block or reroute
 /// other writes (admission webhooks and policies, aggregated APIs).
 pub const LAST_WAVE_KINDS: &[(&str, &str, &str)] = &[
-    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", "rejects writes while its webhook is unreachable"),
-    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "rewrites or rejects writes while its webhook is unreachable"),
-    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy", "rejects writes that the rest of the migration needs"),
-    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding", "activates a policy that can reject migrated writes"),
-    ("admissionregistration.k8s.io", "MutatingAdmissionPolicy", "rewrites migrated writes"),
-    ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding", "activates a policy that rewrites migrated writes"),
-    ("apiregistration.k8s.io", "APIService", "routes a group to a Service whose backend may not run yet"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+        "rejects writes while its webhook is unreachable",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+        "rewrites or rejects writes while its webhook is unreachable",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicy",
+        "rejects writes that the rest of the migration needs",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+        "activates a policy that can reject migrated writes",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingAdmissionPolicy",
+        "rewrites migrated writes",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingAdmissionPolicyBinding",
+        "activates a policy that rewrites migrated writes",
+    ),
+    (
+        "apiregistration.k8s.io",
+        "APIService",
+        "routes a group to a Service whose backend may not run yet",
+    ),
 ];
 
 pub fn is_last_wave(gk: &GroupKind) -> bool {
-    LAST_WAVE_KINDS.iter().any(|(g, k, _)| *g == gk.group && *k == gk.kind)
+    LAST_WAVE_KINDS
+        .iter()
+        .any(|(g, k, _)| *g == gk.group && *k == gk.kind)
 }
 
 /// A reference from one object to another, found in its manifest.
@@ -38,7 +68,11 @@ pub struct Reference {
 }
 
 fn r(group: &str, kind: &str, ns: Option<&str>, name: &str, why: &'static str) -> Reference {
-    Reference { target: ObjectKey::new(GroupKind::new(group, kind), ns, name), scope_unknown: false, why }
+    Reference {
+        target: ObjectKey::new(GroupKind::new(group, kind), ns, name),
+        scope_unknown: false,
+        why,
+    }
 }
 
 /// Everything `manifest` refers to that must exist before it. `plural` is the
@@ -50,12 +84,27 @@ pub fn references(gk: &GroupKind, plural: &str, manifest: &Value) -> Vec<Referen
         out.push(r("", "Namespace", None, ns, "namespace"));
     }
     if !is_builtin_group(&gk.group) {
-        out.push(r("apiextensions.k8s.io", "CustomResourceDefinition", None, &format!("{plural}.{}", gk.group), "defined by CRD"));
+        out.push(r(
+            "apiextensions.k8s.io",
+            "CustomResourceDefinition",
+            None,
+            &format!("{plural}.{}", gk.group),
+            "defined by CRD",
+        ));
     }
-    for owner in manifest.pointer("/metadata/ownerReferences").and_then(Value::as_array).into_iter().flatten() {
+    for owner in manifest
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let (group, _) = split_api_version(str_at(owner, &["apiVersion"]).unwrap_or(""));
         if let (Some(kind), Some(name)) = (str_at(owner, &["kind"]), str_at(owner, &["name"])) {
-            out.push(Reference { target: ObjectKey::new(GroupKind::new(group, kind), ns, name), scope_unknown: true, why: "owner" });
+            out.push(Reference {
+                target: ObjectKey::new(GroupKind::new(group, kind), ns, name),
+                scope_unknown: true,
+                why: "owner",
+            });
         }
     }
     for spec in podspec::pod_specs(&gk.kind, manifest) {
@@ -63,36 +112,79 @@ pub fn references(gk: &GroupKind, plural: &str, manifest: &Value) -> Vec<Referen
     }
     match (gk.group.as_str(), gk.kind.as_str()) {
         ("", "PersistentVolumeClaim") => {
-            if let Some(sc) = str_at(manifest, &["spec", "storageClassName"]).filter(|s| !s.is_empty()) {
-                out.push(r("storage.k8s.io", "StorageClass", None, sc, "storage class"));
+            if let Some(sc) =
+                str_at(manifest, &["spec", "storageClassName"]).filter(|s| !s.is_empty())
+            {
+                out.push(r(
+                    "storage.k8s.io",
+                    "StorageClass",
+                    None,
+                    sc,
+                    "storage class",
+                ));
             }
         }
         ("apps", "StatefulSet") => {
-            if let Some(svc) = str_at(manifest, &["spec", "serviceName"]).filter(|s| !s.is_empty()) {
+            if let Some(svc) = str_at(manifest, &["spec", "serviceName"]).filter(|s| !s.is_empty())
+            {
                 out.push(r("", "Service", ns, svc, "governing service"));
             }
-            for t in manifest.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array).into_iter().flatten() {
-                if let Some(sc) = str_at(t, &["spec", "storageClassName"]).filter(|s| !s.is_empty()) {
-                    out.push(r("storage.k8s.io", "StorageClass", None, sc, "storage class"));
+            for t in manifest
+                .pointer("/spec/volumeClaimTemplates")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(sc) = str_at(t, &["spec", "storageClassName"]).filter(|s| !s.is_empty())
+                {
+                    out.push(r(
+                        "storage.k8s.io",
+                        "StorageClass",
+                        None,
+                        sc,
+                        "storage class",
+                    ));
                 }
             }
         }
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
-            if let (Some(kind), Some(name)) = (str_at(manifest, &["roleRef", "kind"]), str_at(manifest, &["roleRef", "name"])) {
+            if let (Some(kind), Some(name)) = (
+                str_at(manifest, &["roleRef", "kind"]),
+                str_at(manifest, &["roleRef", "name"]),
+            ) {
                 let role_ns = if kind == "Role" { ns } else { None };
                 out.push(r("rbac.authorization.k8s.io", kind, role_ns, name, "role"));
             }
-            for s in manifest.get("subjects").and_then(Value::as_array).into_iter().flatten() {
+            for s in manifest
+                .get("subjects")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if str_at(s, &["kind"]) == Some("ServiceAccount")
                     && let Some(name) = str_at(s, &["name"])
                 {
-                    out.push(r("", "ServiceAccount", str_at(s, &["namespace"]).or(ns), name, "subject"));
+                    out.push(r(
+                        "",
+                        "ServiceAccount",
+                        str_at(s, &["namespace"]).or(ns),
+                        name,
+                        "subject",
+                    ));
                 }
             }
         }
         ("networking.k8s.io" | "extensions", "Ingress") => ingress_refs(manifest, ns, &mut out),
-        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration") => {
-            for w in manifest.get("webhooks").and_then(Value::as_array).into_iter().flatten() {
+        (
+            "admissionregistration.k8s.io",
+            "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration",
+        ) => {
+            for w in manifest
+                .get("webhooks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(svc) = w.pointer("/clientConfig/service") {
                     service_ref(svc, &mut out, "webhook service");
                 }
@@ -121,7 +213,10 @@ fn is_builtin_group(group: &str) -> bool {
     group.is_empty()
         || group.ends_with(".k8s.io")
         || group == "k8s.io"
-        || matches!(group, "apps" | "batch" | "autoscaling" | "policy" | "extensions")
+        || matches!(
+            group,
+            "apps" | "batch" | "autoscaling" | "policy" | "extensions"
+        )
 }
 
 fn service_ref(svc: &Value, out: &mut Vec<Reference>, why: &'static str) {
@@ -136,27 +231,51 @@ fn pod_spec_refs(spec: &Value, ns: Option<&str>, out: &mut Vec<Reference>) {
         out.push(r("", "ServiceAccount", ns, sa, "service account"));
     }
     if let Some(pc) = str_at(spec, &["priorityClassName"]).filter(|s| !s.is_empty()) {
-        out.push(r("scheduling.k8s.io", "PriorityClass", None, pc, "priority class"));
+        out.push(r(
+            "scheduling.k8s.io",
+            "PriorityClass",
+            None,
+            pc,
+            "priority class",
+        ));
     }
     if let Some(rc) = str_at(spec, &["runtimeClassName"]).filter(|s| !s.is_empty()) {
         out.push(r("node.k8s.io", "RuntimeClass", None, rc, "runtime class"));
     }
-    for s in spec.get("imagePullSecrets").and_then(Value::as_array).into_iter().flatten() {
+    for s in spec
+        .get("imagePullSecrets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(name) = str_at(s, &["name"]) {
             out.push(r("", "Secret", ns, name, "image pull secret"));
         }
     }
-    for v in spec.get("volumes").and_then(Value::as_array).into_iter().flatten() {
+    for v in spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(name) = v.pointer("/secret/secretName").and_then(Value::as_str) {
             out.push(r("", "Secret", ns, name, "volume"));
         }
         if let Some(name) = v.pointer("/configMap/name").and_then(Value::as_str) {
             out.push(r("", "ConfigMap", ns, name, "volume"));
         }
-        if let Some(name) = v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str) {
+        if let Some(name) = v
+            .pointer("/persistentVolumeClaim/claimName")
+            .and_then(Value::as_str)
+        {
             out.push(r("", "PersistentVolumeClaim", ns, name, "volume"));
         }
-        for src in v.pointer("/projected/sources").and_then(Value::as_array).into_iter().flatten() {
+        for src in v
+            .pointer("/projected/sources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(name) = src.pointer("/secret/name").and_then(Value::as_str) {
                 out.push(r("", "Secret", ns, name, "projected volume"));
             }
@@ -167,14 +286,25 @@ fn pod_spec_refs(spec: &Value, ns: Option<&str>, out: &mut Vec<Reference>) {
     }
     for c in podspec::containers(spec) {
         for e in c.get("env").and_then(Value::as_array).into_iter().flatten() {
-            if let Some(name) = e.pointer("/valueFrom/secretKeyRef/name").and_then(Value::as_str) {
+            if let Some(name) = e
+                .pointer("/valueFrom/secretKeyRef/name")
+                .and_then(Value::as_str)
+            {
                 out.push(r("", "Secret", ns, name, "env"));
             }
-            if let Some(name) = e.pointer("/valueFrom/configMapKeyRef/name").and_then(Value::as_str) {
+            if let Some(name) = e
+                .pointer("/valueFrom/configMapKeyRef/name")
+                .and_then(Value::as_str)
+            {
                 out.push(r("", "ConfigMap", ns, name, "env"));
             }
         }
-        for e in c.get("envFrom").and_then(Value::as_array).into_iter().flatten() {
+        for e in c
+            .get("envFrom")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(name) = e.pointer("/secretRef/name").and_then(Value::as_str) {
                 out.push(r("", "Secret", ns, name, "envFrom"));
             }
@@ -189,23 +319,47 @@ fn ingress_refs(m: &Value, ns: Option<&str>, out: &mut Vec<Reference>) {
     let class = str_at(m, &["spec", "ingressClassName"])
         .or_else(|| crate::model::annotation(m, "kubernetes.io/ingress.class"));
     if let Some(class) = class {
-        out.push(r("networking.k8s.io", "IngressClass", None, class, "ingress class"));
+        out.push(r(
+            "networking.k8s.io",
+            "IngressClass",
+            None,
+            class,
+            "ingress class",
+        ));
     }
     let mut backends: Vec<&Value> = Vec::new();
     backends.extend(m.pointer("/spec/defaultBackend"));
     backends.extend(m.pointer("/spec/backend"));
-    for rule in m.pointer("/spec/rules").and_then(Value::as_array).into_iter().flatten() {
-        for p in rule.pointer("/http/paths").and_then(Value::as_array).into_iter().flatten() {
+    for rule in m
+        .pointer("/spec/rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for p in rule
+            .pointer("/http/paths")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             backends.extend(p.get("backend"));
         }
     }
     for b in backends {
-        let svc = b.pointer("/service/name").or_else(|| b.get("serviceName")).and_then(Value::as_str);
+        let svc = b
+            .pointer("/service/name")
+            .or_else(|| b.get("serviceName"))
+            .and_then(Value::as_str);
         if let Some(svc) = svc {
             out.push(r("", "Service", ns, svc, "backend"));
         }
     }
-    for t in m.pointer("/spec/tls").and_then(Value::as_array).into_iter().flatten() {
+    for t in m
+        .pointer("/spec/tls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(secret) = str_at(t, &["secretName"]) {
             out.push(r("", "Secret", ns, secret, "TLS"));
         }
@@ -233,7 +387,11 @@ pub struct Layout {
 
 /// Builds the graph over `nodes` (key, plural, manifest) and assigns waves.
 pub fn layout(nodes: &[(ObjectKey, &str, &Value)]) -> Layout {
-    let index: HashMap<&ObjectKey, usize> = nodes.iter().enumerate().map(|(i, (k, _, _))| (k, i)).collect();
+    let index: HashMap<&ObjectKey, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _, _))| (k, i))
+        .collect();
     let mut g: DiGraph<usize, &'static str> = DiGraph::with_capacity(nodes.len(), nodes.len() * 2);
     for i in 0..nodes.len() {
         g.add_node(i);
@@ -244,7 +402,10 @@ pub fn layout(nodes: &[(ObjectKey, &str, &Value)]) -> Layout {
         for reference in references(&key.gk, plural, manifest) {
             let found = index.get(&reference.target).copied().or_else(|| {
                 if reference.scope_unknown {
-                    let cluster = ObjectKey { namespace: None, ..reference.target.clone() };
+                    let cluster = ObjectKey {
+                        namespace: None,
+                        ..reference.target.clone()
+                    };
                     index.get(&cluster).copied()
                 } else {
                     None
@@ -271,14 +432,21 @@ pub fn layout(nodes: &[(ObjectKey, &str, &Value)]) -> Layout {
         let mut wave = vec![0usize; nodes.len()];
         for n in &order {
             let i = n.index();
-            let from_deps = g.neighbors_directed(*n, petgraph::Direction::Incoming).map(|p| wave[p.index()] + 1).max().unwrap_or(0);
+            let from_deps = g
+                .neighbors_directed(*n, petgraph::Direction::Incoming)
+                .map(|p| wave[p.index()] + 1)
+                .max()
+                .unwrap_or(0);
             wave[i] = from_deps.max(lower_bound(i));
         }
         wave
     };
     let first = longest(&|_| 0);
     let tainted = descendants_of(&g, &order, &last);
-    let top = (0..nodes.len()).filter(|&i| !tainted[i]).map(|i| first[i]).max();
+    let top = (0..nodes.len())
+        .filter(|&i| !tainted[i])
+        .map(|i| first[i])
+        .max();
     let waves = match top {
         Some(top) if last.iter().any(|&l| l) => longest(&|i| if last[i] { top + 1 } else { 0 }),
         _ => first,
@@ -291,14 +459,25 @@ pub fn layout(nodes: &[(ObjectKey, &str, &Value)]) -> Layout {
     for d in &mut depends_on {
         d.sort_by(|a, b| nodes[*a].0.cmp(&nodes[*b].0));
     }
-    Layout { waves, depends_on, unresolved, cycles }
+    Layout {
+        waves,
+        depends_on,
+        unresolved,
+        cycles,
+    }
 }
 
 /// Marks last-wave objects and everything that depends on them.
-fn descendants_of(g: &DiGraph<usize, &'static str>, order: &[NodeIndex], roots: &[bool]) -> Vec<bool> {
+fn descendants_of(
+    g: &DiGraph<usize, &'static str>,
+    order: &[NodeIndex],
+    roots: &[bool],
+) -> Vec<bool> {
     let mut marked = roots.to_vec();
     for n in order {
-        if g.neighbors_directed(*n, petgraph::Direction::Incoming).any(|p| marked[p.index()]) {
+        if g.neighbors_directed(*n, petgraph::Direction::Incoming)
+            .any(|p| marked[p.index()])
+        {
             marked[n.index()] = true;
         }
     }
@@ -308,7 +487,10 @@ fn descendants_of(g: &DiGraph<usize, &'static str>, order: &[NodeIndex], roots: 
 /// Breaks every cycle deterministically: within each strongly connected
 /// component, members are ordered by key and edges pointing backwards in that
 /// order are removed.
-fn break_cycles(g: &mut DiGraph<usize, &'static str>, nodes: &[(ObjectKey, &str, &Value)]) -> Vec<Cycle> {
+fn break_cycles(
+    g: &mut DiGraph<usize, &'static str>,
+    nodes: &[(ObjectKey, &str, &Value)],
+) -> Vec<Cycle> {
     let mut cycles = Vec::new();
     for scc in tarjan_scc(&*g) {
         if scc.len() < 2 {
@@ -316,7 +498,8 @@ fn break_cycles(g: &mut DiGraph<usize, &'static str>, nodes: &[(ObjectKey, &str,
         }
         let mut members: Vec<NodeIndex> = scc.clone();
         members.sort_by(|a, b| nodes[a.index()].0.cmp(&nodes[b.index()].0));
-        let rank: HashMap<NodeIndex, usize> = members.iter().enumerate().map(|(r, n)| (*n, r)).collect();
+        let rank: HashMap<NodeIndex, usize> =
+            members.iter().enumerate().map(|(r, n)| (*n, r)).collect();
         let mut removed = Vec::new();
         let to_remove: Vec<_> = g
             .edge_indices()
@@ -331,7 +514,10 @@ fn break_cycles(g: &mut DiGraph<usize, &'static str>, nodes: &[(ObjectKey, &str,
             g.remove_edge(e);
         }
         removed.sort();
-        cycles.push(Cycle { members: members.iter().map(|n| nodes[n.index()].0.clone()).collect(), removed });
+        cycles.push(Cycle {
+            members: members.iter().map(|n| nodes[n.index()].0.clone()).collect(),
+            removed,
+        });
     }
     cycles.sort_by(|a, b| a.members.cmp(&b.members));
     cycles
@@ -347,22 +533,47 @@ mod tests {
     }
 
     fn run(objs: &[(ObjectKey, &str, Value)]) -> (Layout, HashMap<String, usize>) {
-        let nodes: Vec<(ObjectKey, &str, &Value)> = objs.iter().map(|(k, p, v)| (k.clone(), *p, v)).collect();
+        let nodes: Vec<(ObjectKey, &str, &Value)> =
+            objs.iter().map(|(k, p, v)| (k.clone(), *p, v)).collect();
         let l = layout(&nodes);
-        let waves = objs.iter().enumerate().map(|(i, (k, _, _))| (k.to_string(), l.waves[i])).collect();
+        let waves = objs
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _, _))| (k.to_string(), l.waves[i]))
+            .collect();
         (l, waves)
     }
 
     #[test]
     fn workload_waits_for_namespace_sa_config_and_secret() {
         let objs = vec![
-            (key("apps", "Deployment", Some("a"), "web"), "deployments", json!({"metadata": {"name": "web", "namespace": "a"},
+            (
+                key("apps", "Deployment", Some("a"), "web"),
+                "deployments",
+                json!({"metadata": {"name": "web", "namespace": "a"},
                 "spec": {"template": {"spec": {"serviceAccountName": "web", "containers": [{"name": "c",
-                    "envFrom": [{"configMapRef": {"name": "cfg"}}], "env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "db", "key": "p"}}}]}]}}}})),
-            (key("", "ServiceAccount", Some("a"), "web"), "serviceaccounts", json!({"metadata": {"name": "web", "namespace": "a"}})),
-            (key("", "ConfigMap", Some("a"), "cfg"), "configmaps", json!({"metadata": {"name": "cfg", "namespace": "a"}})),
-            (key("", "Secret", Some("a"), "db"), "secrets", json!({"metadata": {"name": "db", "namespace": "a"}})),
-            (key("", "Namespace", None, "a"), "namespaces", json!({"metadata": {"name": "a"}})),
+                    "envFrom": [{"configMapRef": {"name": "cfg"}}], "env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "db", "key": "p"}}}]}]}}}}),
+            ),
+            (
+                key("", "ServiceAccount", Some("a"), "web"),
+                "serviceaccounts",
+                json!({"metadata": {"name": "web", "namespace": "a"}}),
+            ),
+            (
+                key("", "ConfigMap", Some("a"), "cfg"),
+                "configmaps",
+                json!({"metadata": {"name": "cfg", "namespace": "a"}}),
+            ),
+            (
+                key("", "Secret", Some("a"), "db"),
+                "secrets",
+                json!({"metadata": {"name": "db", "namespace": "a"}}),
+            ),
+            (
+                key("", "Namespace", None, "a"),
+                "namespaces",
+                json!({"metadata": {"name": "a"}}),
+            ),
         ];
         let (l, w) = run(&objs);
         assert_eq!(w["Namespace a"], 0);
@@ -375,13 +586,42 @@ mod tests {
     #[test]
     fn every_dependency_is_in_an_earlier_wave_and_crs_follow_their_crd() {
         let objs = vec![
-            (key("example.com", "Widget", Some("a"), "w1"), "widgets", json!({"metadata": {"name": "w1", "namespace": "a"}})),
-            (key("apiextensions.k8s.io", "CustomResourceDefinition", None, "widgets.example.com"), "customresourcedefinitions", json!({"metadata": {"name": "widgets.example.com"}})),
-            (key("", "Namespace", None, "a"), "namespaces", json!({"metadata": {"name": "a"}})),
-            (key("rbac.authorization.k8s.io", "RoleBinding", Some("a"), "rb"), "rolebindings", json!({"metadata": {"name": "rb", "namespace": "a"},
-                "roleRef": {"kind": "ClusterRole", "name": "reader"}, "subjects": [{"kind": "ServiceAccount", "name": "bot"}]})),
-            (key("rbac.authorization.k8s.io", "ClusterRole", None, "reader"), "clusterroles", json!({"metadata": {"name": "reader"}})),
-            (key("", "ServiceAccount", Some("a"), "bot"), "serviceaccounts", json!({"metadata": {"name": "bot", "namespace": "a"}})),
+            (
+                key("example.com", "Widget", Some("a"), "w1"),
+                "widgets",
+                json!({"metadata": {"name": "w1", "namespace": "a"}}),
+            ),
+            (
+                key(
+                    "apiextensions.k8s.io",
+                    "CustomResourceDefinition",
+                    None,
+                    "widgets.example.com",
+                ),
+                "customresourcedefinitions",
+                json!({"metadata": {"name": "widgets.example.com"}}),
+            ),
+            (
+                key("", "Namespace", None, "a"),
+                "namespaces",
+                json!({"metadata": {"name": "a"}}),
+            ),
+            (
+                key("rbac.authorization.k8s.io", "RoleBinding", Some("a"), "rb"),
+                "rolebindings",
+                json!({"metadata": {"name": "rb", "namespace": "a"},
+                "roleRef": {"kind": "ClusterRole", "name": "reader"}, "subjects": [{"kind": "ServiceAccount", "name": "bot"}]}),
+            ),
+            (
+                key("rbac.authorization.k8s.io", "ClusterRole", None, "reader"),
+                "clusterroles",
+                json!({"metadata": {"name": "reader"}}),
+            ),
+            (
+                key("", "ServiceAccount", Some("a"), "bot"),
+                "serviceaccounts",
+                json!({"metadata": {"name": "bot", "namespace": "a"}}),
+            ),
         ];
         let (l, w) = run(&objs);
         for (i, deps) in l.depends_on.iter().enumerate() {
@@ -389,38 +629,88 @@ mod tests {
                 assert!(l.waves[*d] < l.waves[i]);
             }
         }
-        assert!(w["Widget.example.com a/w1"] > w["CustomResourceDefinition.apiextensions.k8s.io widgets.example.com"]);
+        assert!(
+            w["Widget.example.com a/w1"]
+                > w["CustomResourceDefinition.apiextensions.k8s.io widgets.example.com"]
+        );
         assert_eq!(l.depends_on[3].len(), 3);
     }
 
     #[test]
     fn webhooks_go_last_and_after_their_service() {
         let objs = vec![
-            (key("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", None, "policy"), "validatingwebhookconfigurations",
-                json!({"metadata": {"name": "policy"}, "webhooks": [{"clientConfig": {"service": {"namespace": "a", "name": "hook"}}}]})),
-            (key("", "Service", Some("a"), "hook"), "services", json!({"metadata": {"name": "hook", "namespace": "a"}})),
-            (key("", "Namespace", None, "a"), "namespaces", json!({"metadata": {"name": "a"}})),
-            (key("", "ConfigMap", Some("b"), "deep"), "configmaps", json!({"metadata": {"name": "deep", "namespace": "b"}})),
-            (key("", "Namespace", None, "b"), "namespaces", json!({"metadata": {"name": "b"}})),
-            (key("apps", "Deployment", Some("b"), "d"), "deployments", json!({"metadata": {"name": "d", "namespace": "b"},
-                "spec": {"template": {"spec": {"containers": [{"name": "c", "envFrom": [{"configMapRef": {"name": "deep"}}]}]}}}})),
+            (
+                key(
+                    "admissionregistration.k8s.io",
+                    "ValidatingWebhookConfiguration",
+                    None,
+                    "policy",
+                ),
+                "validatingwebhookconfigurations",
+                json!({"metadata": {"name": "policy"}, "webhooks": [{"clientConfig": {"service": {"namespace": "a", "name": "hook"}}}]}),
+            ),
+            (
+                key("", "Service", Some("a"), "hook"),
+                "services",
+                json!({"metadata": {"name": "hook", "namespace": "a"}}),
+            ),
+            (
+                key("", "Namespace", None, "a"),
+                "namespaces",
+                json!({"metadata": {"name": "a"}}),
+            ),
+            (
+                key("", "ConfigMap", Some("b"), "deep"),
+                "configmaps",
+                json!({"metadata": {"name": "deep", "namespace": "b"}}),
+            ),
+            (
+                key("", "Namespace", None, "b"),
+                "namespaces",
+                json!({"metadata": {"name": "b"}}),
+            ),
+            (
+                key("apps", "Deployment", Some("b"), "d"),
+                "deployments",
+                json!({"metadata": {"name": "d", "namespace": "b"},
+                "spec": {"template": {"spec": {"containers": [{"name": "c", "envFrom": [{"configMapRef": {"name": "deep"}}]}]}}}}),
+            ),
         ];
         let (_, w) = run(&objs);
-        let max_other = w.iter().filter(|(k, _)| !k.contains("Webhook")).map(|(_, v)| *v).max().unwrap();
-        assert_eq!(w["ValidatingWebhookConfiguration.admissionregistration.k8s.io policy"], max_other + 1);
+        let max_other = w
+            .iter()
+            .filter(|(k, _)| !k.contains("Webhook"))
+            .map(|(_, v)| *v)
+            .max()
+            .unwrap();
+        assert_eq!(
+            w["ValidatingWebhookConfiguration.admissionregistration.k8s.io policy"],
+            max_other + 1
+        );
     }
 
     #[test]
     fn cycles_are_reported_and_broken_deterministically() {
         // Two objects owning each other (impossible in practice, possible in data).
         let objs = vec![
-            (key("", "ConfigMap", Some("a"), "x"), "configmaps", json!({"metadata": {"name": "x", "namespace": "a", "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "y"}]}})),
-            (key("", "ConfigMap", Some("a"), "y"), "configmaps", json!({"metadata": {"name": "y", "namespace": "a", "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "x"}]}})),
+            (
+                key("", "ConfigMap", Some("a"), "x"),
+                "configmaps",
+                json!({"metadata": {"name": "x", "namespace": "a", "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "y"}]}}),
+            ),
+            (
+                key("", "ConfigMap", Some("a"), "y"),
+                "configmaps",
+                json!({"metadata": {"name": "y", "namespace": "a", "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "x"}]}}),
+            ),
         ];
         let (l, _) = run(&objs);
         assert_eq!(l.cycles.len(), 1);
         assert_eq!(l.cycles[0].members.len(), 2);
-        assert_eq!(l.cycles[0].removed, vec![(objs[1].0.clone(), objs[0].0.clone())]);
+        assert_eq!(
+            l.cycles[0].removed,
+            vec![(objs[1].0.clone(), objs[0].0.clone())]
+        );
         assert_eq!(l.waves, vec![0, 1]);
         // Same input in the other order gives the same result.
         let swapped = vec![objs[1].clone(), objs[0].clone()];
@@ -431,10 +721,18 @@ mod tests {
 
     #[test]
     fn missing_targets_are_reported_not_invented() {
-        let objs = vec![(key("", "Pod", Some("a"), "p"), "pods", json!({"metadata": {"name": "p", "namespace": "a"},
-            "spec": {"containers": [{"name": "c"}], "volumes": [{"name": "v", "secret": {"secretName": "gone"}}]}}))];
+        let objs = vec![(
+            key("", "Pod", Some("a"), "p"),
+            "pods",
+            json!({"metadata": {"name": "p", "namespace": "a"},
+            "spec": {"containers": [{"name": "c"}], "volumes": [{"name": "v", "secret": {"secretName": "gone"}}]}}),
+        )];
         let (l, _) = run(&objs);
-        let missing: Vec<String> = l.unresolved.iter().map(|(_, r)| r.target.to_string()).collect();
+        let missing: Vec<String> = l
+            .unresolved
+            .iter()
+            .map(|(_, r)| r.target.to_string())
+            .collect();
         assert_eq!(missing, vec!["Namespace a", "Secret a/gone"]);
     }
 }

@@ -5,16 +5,18 @@
 //! functions over plain data; cluster access sits in `cluster` and `discovery`.
 
 pub mod cli;
-pub mod graph;
-pub mod model;
-pub mod normalize;
-pub mod podspec;
-pub mod skip;
 pub mod cluster;
 pub mod commands;
 pub mod diff;
 pub mod discovery;
 pub mod elb;
 pub mod error;
+pub mod graph;
 pub mod logging;
+pub mod model;
+pub mod normalize;
+pub mod plan;
+pub mod planner;
+pub mod podspec;
+pub mod skip;
 pub mod sync;

@@ -72,7 +72,10 @@ pub struct GroupKind {
 
 impl GroupKind {
     pub fn new(group: &str, kind: &str) -> Self {
-        GroupKind { group: group.to_string(), kind: kind.to_string() }
+        GroupKind {
+            group: group.to_string(),
+            kind: kind.to_string(),
+        }
     }
     pub fn core(kind: &str) -> Self {
         Self::new("", kind)
@@ -99,7 +102,11 @@ pub struct ObjectKey {
 
 impl ObjectKey {
     pub fn new(gk: GroupKind, namespace: Option<&str>, name: &str) -> Self {
-        ObjectKey { gk, namespace: namespace.map(str::to_string), name: name.to_string() }
+        ObjectKey {
+            gk,
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+        }
     }
 }
 
@@ -126,7 +133,11 @@ pub struct ObjectRef {
 impl ObjectRef {
     pub fn key(&self) -> ObjectKey {
         let (group, _) = split_api_version(&self.api_version);
-        ObjectKey::new(GroupKind::new(group, &self.kind), self.namespace.as_deref(), &self.name)
+        ObjectKey::new(
+            GroupKind::new(group, &self.kind),
+            self.namespace.as_deref(),
+            &self.name,
+        )
     }
 }
 
@@ -147,6 +158,9 @@ pub struct SourceObject {
     pub object: Value,
     /// SHA-256 of a Secret's type and data, when the object is a Secret.
     pub secret_digest: Option<String>,
+    /// Names of the object's field managers, read before managedFields is dropped:
+    /// they tell who created an object and whether anyone else changed it.
+    pub managers: Vec<String>,
 }
 
 impl SourceObject {
@@ -191,9 +205,13 @@ pub fn meta_map<'a>(object: &'a Value, field: &str) -> Option<&'a serde_json::Ma
 }
 
 pub fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    meta_map(object, "labels").and_then(|m| m.get(key)).and_then(Value::as_str)
+    meta_map(object, "labels")
+        .and_then(|m| m.get(key))
+        .and_then(Value::as_str)
 }
 
 pub fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    meta_map(object, "annotations").and_then(|m| m.get(key)).and_then(Value::as_str)
+    meta_map(object, "annotations")
+        .and_then(|m| m.get(key))
+        .and_then(Value::as_str)
 }

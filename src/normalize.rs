@@ -86,41 +86,181 @@ const SECRET: &[(&str, &str)] = &[("", "Secret")];
 
 /// Generated fields, one row each. Order does not matter.
 pub const FIELD_RULES: &[FieldRule] = &[
-    FieldRule { applies: Applies::Any, strip: Strip::Field(&["metadata", "uid"]), reason: "assigned by the API server; B assigns its own" },
-    FieldRule { applies: Applies::Any, strip: Strip::Field(&["metadata", "resourceVersion"]), reason: "storage version of A's etcd; meaningless in B" },
-    FieldRule { applies: Applies::Any, strip: Strip::Field(&["metadata", "creationTimestamp"]), reason: "set by the API server at creation" },
-    FieldRule { applies: Applies::Any, strip: Strip::Field(&["metadata", "generation"]), reason: "incremented by the API server on spec changes" },
-    FieldRule { applies: Applies::Any, strip: Strip::Field(&["metadata", "managedFields"]), reason: "server-side apply bookkeeping of A's field managers" },
-    FieldRule { applies: Applies::Any, strip: Strip::Field(&["metadata", "selfLink"]), reason: "derived URL, deprecated" },
-    FieldRule { applies: Applies::Any, strip: Strip::Field(&["metadata", "deletionTimestamp"]), reason: "set while an object is being deleted" },
-    FieldRule { applies: Applies::Any, strip: Strip::Field(&["metadata", "deletionGracePeriodSeconds"]), reason: "set while an object is being deleted" },
-    FieldRule { applies: Applies::Any, strip: Strip::Field(&["status"]), reason: "written by controllers from observed state; B's controllers rebuild it" },
-    FieldRule { applies: Applies::Any, strip: Strip::OwnerReferenceUids, reason: "owners get new UIDs in B; apply fills them in after creating the owner" },
-    FieldRule { applies: Applies::Any, strip: Strip::TemplateCreationTimestamps, reason: "null timestamps serialised inside templates; noise in diffs" },
-    FieldRule { applies: Applies::Kinds(SERVICE), strip: Strip::FieldUnless(&["spec", "clusterIP"], "None"), reason: "allocated from A's service range; kept only when headless (None)" },
-    FieldRule { applies: Applies::Kinds(SERVICE), strip: Strip::FieldUnless(&["spec", "clusterIPs"], "None"), reason: "allocated from A's service range; kept only when headless (None)" },
-    FieldRule { applies: Applies::Kinds(PVC), strip: Strip::Field(&["spec", "volumeName"]), reason: "binds to A's volume; B provisions or binds its own" },
-    FieldRule { applies: Applies::Kinds(PVC), strip: Strip::Annotation("pv.kubernetes.io/bind-completed"), reason: "binding state of A's volume controller" },
-    FieldRule { applies: Applies::Kinds(PVC), strip: Strip::Annotation("pv.kubernetes.io/bound-by-controller"), reason: "binding state of A's volume controller" },
-    FieldRule { applies: Applies::Kinds(PVC), strip: Strip::Annotation("volume.beta.kubernetes.io/storage-provisioner"), reason: "set by A's volume controller when provisioning" },
-    FieldRule { applies: Applies::Kinds(PVC), strip: Strip::Annotation("volume.kubernetes.io/storage-provisioner"), reason: "set by A's volume controller when provisioning" },
-    FieldRule { applies: Applies::Kinds(PVC), strip: Strip::Annotation("volume.kubernetes.io/selected-node"), reason: "names a node of A" },
-    FieldRule { applies: Applies::Kinds(PV), strip: Strip::Field(&["spec", "claimRef", "uid"]), reason: "UID of the claim in A" },
-    FieldRule { applies: Applies::Kinds(PV), strip: Strip::Field(&["spec", "claimRef", "resourceVersion"]), reason: "storage version of the claim in A" },
-    FieldRule { applies: Applies::Kinds(JOB), strip: Strip::JobControllerUid, reason: "selector and labels carry A's Job UID; B's Job controller sets its own" },
-    FieldRule { applies: Applies::Kinds(NAMESPACE), strip: Strip::Field(&["spec", "finalizers"]), reason: "set by the API server" },
-    FieldRule { applies: Applies::Kinds(NAMESPACE), strip: Strip::Label("kubernetes.io/metadata.name"), reason: "set by the API server (1.21+) from the name" },
-    FieldRule { applies: Applies::Kinds(SERVICE_ACCOUNT), strip: Strip::ServiceAccountTokenRefs, reason: "token Secrets are generated per cluster" },
-    FieldRule { applies: Applies::Kinds(POD), strip: Strip::Field(&["spec", "nodeName"]), reason: "names a node of A, set by A's scheduler" },
-    FieldRule { applies: Applies::Kinds(POD), strip: Strip::PodTokenVolumes, reason: "service-account token volumes are injected by B's admission" },
-    FieldRule { applies: Applies::Kinds(DEPLOYMENT), strip: Strip::Annotation("deployment.kubernetes.io/revision"), reason: "rollout counter of A's Deployment controller" },
-    FieldRule { applies: Applies::Kinds(DAEMONSET), strip: Strip::Annotation("deprecated.daemonset.template.generation"), reason: "rollout counter of A's DaemonSet controller" },
-    FieldRule { applies: Applies::Kinds(HPA), strip: Strip::Annotation("autoscaling.alpha.kubernetes.io/conditions"), reason: "status of autoscaling/v1 kept in annotations" },
-    FieldRule { applies: Applies::Kinds(HPA), strip: Strip::Annotation("autoscaling.alpha.kubernetes.io/current-metrics"), reason: "status of autoscaling/v1 kept in annotations" },
-    FieldRule { applies: Applies::Kinds(CLUSTER_ROLE), strip: Strip::AggregatedRules, reason: "filled in by the aggregation controller from the selected ClusterRoles" },
-    FieldRule { applies: Applies::Kinds(ENDPOINTS), strip: Strip::Annotation("endpoints.kubernetes.io/last-change-trigger-time"), reason: "timestamp written by the endpoints controller" },
-    FieldRule { applies: Applies::Kinds(SECRET), strip: Strip::SecretData, reason: "values never enter the plan: a SHA-256 digest is kept and apply reads the value live" },
-    FieldRule { applies: Applies::Kinds(SECRET), strip: Strip::Annotation("kubectl.kubernetes.io/last-applied-configuration"), reason: "holds the Secret's values in clear" },
+    FieldRule {
+        applies: Applies::Any,
+        strip: Strip::Field(&["metadata", "uid"]),
+        reason: "assigned by the API server; B assigns its own",
+    },
+    FieldRule {
+        applies: Applies::Any,
+        strip: Strip::Field(&["metadata", "resourceVersion"]),
+        reason: "storage version of A's etcd; meaningless in B",
+    },
+    FieldRule {
+        applies: Applies::Any,
+        strip: Strip::Field(&["metadata", "creationTimestamp"]),
+        reason: "set by the API server at creation",
+    },
+    FieldRule {
+        applies: Applies::Any,
+        strip: Strip::Field(&["metadata", "generation"]),
+        reason: "incremented by the API server on spec changes",
+    },
+    FieldRule {
+        applies: Applies::Any,
+        strip: Strip::Field(&["metadata", "managedFields"]),
+        reason: "server-side apply bookkeeping of A's field managers",
+    },
+    FieldRule {
+        applies: Applies::Any,
+        strip: Strip::Field(&["metadata", "selfLink"]),
+        reason: "derived URL, deprecated",
+    },
+    FieldRule {
+        applies: Applies::Any,
+        strip: Strip::Field(&["metadata", "deletionTimestamp"]),
+        reason: "set while an object is being deleted",
+    },
+    FieldRule {
+        applies: Applies::Any,
+        strip: Strip::Field(&["metadata", "deletionGracePeriodSeconds"]),
+        reason: "set while an object is being deleted",
+    },
+    FieldRule {
+        applies: Applies::Any,
+        strip: Strip::Field(&["status"]),
+        reason: "written by controllers from observed state; B's controllers rebuild it",
+    },
+    FieldRule {
+        applies: Applies::Any,
+        strip: Strip::OwnerReferenceUids,
+        reason: "owners get new UIDs in B; apply fills them in after creating the owner",
+    },
+    FieldRule {
+        applies: Applies::Any,
+        strip: Strip::TemplateCreationTimestamps,
+        reason: "null timestamps serialised inside templates; noise in diffs",
+    },
+    FieldRule {
+        applies: Applies::Kinds(SERVICE),
+        strip: Strip::FieldUnless(&["spec", "clusterIP"], "None"),
+        reason: "allocated from A's service range; kept only when headless (None)",
+    },
+    FieldRule {
+        applies: Applies::Kinds(SERVICE),
+        strip: Strip::FieldUnless(&["spec", "clusterIPs"], "None"),
+        reason: "allocated from A's service range; kept only when headless (None)",
+    },
+    FieldRule {
+        applies: Applies::Kinds(PVC),
+        strip: Strip::Field(&["spec", "volumeName"]),
+        reason: "binds to A's volume; B provisions or binds its own",
+    },
+    FieldRule {
+        applies: Applies::Kinds(PVC),
+        strip: Strip::Annotation("pv.kubernetes.io/bind-completed"),
+        reason: "binding state of A's volume controller",
+    },
+    FieldRule {
+        applies: Applies::Kinds(PVC),
+        strip: Strip::Annotation("pv.kubernetes.io/bound-by-controller"),
+        reason: "binding state of A's volume controller",
+    },
+    FieldRule {
+        applies: Applies::Kinds(PVC),
+        strip: Strip::Annotation("volume.beta.kubernetes.io/storage-provisioner"),
+        reason: "set by A's volume controller when provisioning",
+    },
+    FieldRule {
+        applies: Applies::Kinds(PVC),
+        strip: Strip::Annotation("volume.kubernetes.io/storage-provisioner"),
+        reason: "set by A's volume controller when provisioning",
+    },
+    FieldRule {
+        applies: Applies::Kinds(PVC),
+        strip: Strip::Annotation("volume.kubernetes.io/selected-node"),
+        reason: "names a node of A",
+    },
+    FieldRule {
+        applies: Applies::Kinds(PV),
+        strip: Strip::Field(&["spec", "claimRef", "uid"]),
+        reason: "UID of the claim in A",
+    },
+    FieldRule {
+        applies: Applies::Kinds(PV),
+        strip: Strip::Field(&["spec", "claimRef", "resourceVersion"]),
+        reason: "storage version of the claim in A",
+    },
+    FieldRule {
+        applies: Applies::Kinds(JOB),
+        strip: Strip::JobControllerUid,
+        reason: "selector and labels carry A's Job UID; B's Job controller sets its own",
+    },
+    FieldRule {
+        applies: Applies::Kinds(NAMESPACE),
+        strip: Strip::Field(&["spec", "finalizers"]),
+        reason: "set by the API server",
+    },
+    FieldRule {
+        applies: Applies::Kinds(NAMESPACE),
+        strip: Strip::Label("kubernetes.io/metadata.name"),
+        reason: "set by the API server (1.21+) from the name",
+    },
+    FieldRule {
+        applies: Applies::Kinds(SERVICE_ACCOUNT),
+        strip: Strip::ServiceAccountTokenRefs,
+        reason: "token Secrets are generated per cluster",
+    },
+    FieldRule {
+        applies: Applies::Kinds(POD),
+        strip: Strip::Field(&["spec", "nodeName"]),
+        reason: "names a node of A, set by A's scheduler",
+    },
+    FieldRule {
+        applies: Applies::Kinds(POD),
+        strip: Strip::PodTokenVolumes,
+        reason: "service-account token volumes are injected by B's admission",
+    },
+    FieldRule {
+        applies: Applies::Kinds(DEPLOYMENT),
+        strip: Strip::Annotation("deployment.kubernetes.io/revision"),
+        reason: "rollout counter of A's Deployment controller",
+    },
+    FieldRule {
+        applies: Applies::Kinds(DAEMONSET),
+        strip: Strip::Annotation("deprecated.daemonset.template.generation"),
+        reason: "rollout counter of A's DaemonSet controller",
+    },
+    FieldRule {
+        applies: Applies::Kinds(HPA),
+        strip: Strip::Annotation("autoscaling.alpha.kubernetes.io/conditions"),
+        reason: "status of autoscaling/v1 kept in annotations",
+    },
+    FieldRule {
+        applies: Applies::Kinds(HPA),
+        strip: Strip::Annotation("autoscaling.alpha.kubernetes.io/current-metrics"),
+        reason: "status of autoscaling/v1 kept in annotations",
+    },
+    FieldRule {
+        applies: Applies::Kinds(CLUSTER_ROLE),
+        strip: Strip::AggregatedRules,
+        reason: "filled in by the aggregation controller from the selected ClusterRoles",
+    },
+    FieldRule {
+        applies: Applies::Kinds(ENDPOINTS),
+        strip: Strip::Annotation("endpoints.kubernetes.io/last-change-trigger-time"),
+        reason: "timestamp written by the endpoints controller",
+    },
+    FieldRule {
+        applies: Applies::Kinds(SECRET),
+        strip: Strip::SecretData,
+        reason: "values never enter the plan: a SHA-256 digest is kept and apply reads the value live",
+    },
+    FieldRule {
+        applies: Applies::Kinds(SECRET),
+        strip: Strip::Annotation("kubectl.kubernetes.io/last-applied-configuration"),
+        reason: "holds the Secret's values in clear",
+    },
 ];
 
 /// Removes generated fields from `object` in place, by the table above.
@@ -137,7 +277,9 @@ fn apply(strip: Strip, gk: &GroupKind, object: &mut Value) {
         Strip::FieldUnless(path, keep) => {
             let keep_it = crate::model::value_at(object, path).is_some_and(|v| match v {
                 Value::String(s) => s == keep,
-                Value::Array(items) => items.iter().all(|i| i.as_str() == Some(keep)) && !items.is_empty(),
+                Value::Array(items) => {
+                    items.iter().all(|i| i.as_str() == Some(keep)) && !items.is_empty()
+                }
                 _ => false,
             });
             if !keep_it {
@@ -147,7 +289,10 @@ fn apply(strip: Strip, gk: &GroupKind, object: &mut Value) {
         Strip::Label(key) => remove_meta_key(object, "labels", key),
         Strip::Annotation(key) => remove_meta_key(object, "annotations", key),
         Strip::OwnerReferenceUids => {
-            if let Some(refs) = object.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+            if let Some(refs) = object
+                .pointer_mut("/metadata/ownerReferences")
+                .and_then(Value::as_array_mut)
+            {
                 for r in refs.iter_mut().filter_map(Value::as_object_mut) {
                     r.remove("uid");
                 }
@@ -174,14 +319,19 @@ fn apply(strip: Strip, gk: &GroupKind, object: &mut Value) {
 }
 
 pub fn remove_path(object: &mut Value, path: &[&str]) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     if let Some(parent) = podspec::value_at_mut(object, parents).and_then(Value::as_object_mut) {
         parent.remove(*last);
     }
 }
 
 fn remove_meta_key(object: &mut Value, field: &str, key: &str) {
-    if let Some(map) = object.pointer_mut(&format!("/metadata/{field}")).and_then(Value::as_object_mut) {
+    if let Some(map) = object
+        .pointer_mut(&format!("/metadata/{field}"))
+        .and_then(Value::as_object_mut)
+    {
         map.remove(key);
     }
 }
@@ -233,15 +383,23 @@ const JOB_UID_LABELS: &[&str] = &[
 ];
 
 fn strip_job_controller_uid(object: &mut Value) {
-    let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
     let mut drop_selector = false;
     if let Some(selector) = spec.get_mut("selector").and_then(Value::as_object_mut) {
         let had_uid = selector
             .get("matchLabels")
             .and_then(Value::as_object)
-            .is_some_and(|m| m.contains_key("controller-uid") || m.contains_key("batch.kubernetes.io/controller-uid"));
+            .is_some_and(|m| {
+                m.contains_key("controller-uid")
+                    || m.contains_key("batch.kubernetes.io/controller-uid")
+            });
         if had_uid {
-            if let Some(labels) = selector.get_mut("matchLabels").and_then(Value::as_object_mut) {
+            if let Some(labels) = selector
+                .get_mut("matchLabels")
+                .and_then(Value::as_object_mut)
+            {
                 for key in JOB_UID_LABELS {
                     labels.remove(*key);
                 }
@@ -249,20 +407,33 @@ fn strip_job_controller_uid(object: &mut Value) {
                     selector.remove("matchLabels");
                 }
             }
-            let no_expressions = selector.get("matchExpressions").is_none_or(|e| e.as_array().is_none_or(Vec::is_empty));
-            drop_selector = selector.is_empty() || (no_expressions && !selector.contains_key("matchLabels"));
+            let no_expressions = selector
+                .get("matchExpressions")
+                .is_none_or(|e| e.as_array().is_none_or(Vec::is_empty));
+            drop_selector =
+                selector.is_empty() || (no_expressions && !selector.contains_key("matchLabels"));
         }
     }
     if drop_selector {
         spec.remove("selector");
     }
-    if let Some(labels) = spec.get_mut("template").and_then(|t| t.pointer_mut("/metadata/labels")).and_then(Value::as_object_mut) {
+    if let Some(labels) = spec
+        .get_mut("template")
+        .and_then(|t| t.pointer_mut("/metadata/labels"))
+        .and_then(Value::as_object_mut)
+    {
         for key in JOB_UID_LABELS {
             labels.remove(*key);
         }
     }
-    if let Some(meta) = spec.get_mut("template").and_then(|t| t.get_mut("metadata")).and_then(Value::as_object_mut)
-        && meta.get("labels").and_then(Value::as_object).is_some_and(Map::is_empty)
+    if let Some(meta) = spec
+        .get_mut("template")
+        .and_then(|t| t.get_mut("metadata"))
+        .and_then(Value::as_object_mut)
+        && meta
+            .get("labels")
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
     {
         meta.remove("labels");
     }
@@ -275,16 +446,26 @@ pub fn is_generated_token_name(sa: &str, secret: &str) -> bool {
         secret
             .strip_prefix(sa)
             .and_then(|rest| rest.strip_prefix(infix))
-            .is_some_and(|suffix| suffix.len() == 5 && suffix.chars().all(|c| c.is_ascii_alphanumeric()))
+            .is_some_and(|suffix| {
+                suffix.len() == 5 && suffix.chars().all(|c| c.is_ascii_alphanumeric())
+            })
     })
 }
 
 fn strip_sa_token_refs(object: &mut Value) {
-    let sa = crate::model::str_at(object, &["metadata", "name"]).unwrap_or("").to_string();
-    let Some(map) = object.as_object_mut() else { return };
+    let sa = crate::model::str_at(object, &["metadata", "name"])
+        .unwrap_or("")
+        .to_string();
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
     for field in ["secrets", "imagePullSecrets"] {
         if let Some(list) = map.get_mut(field).and_then(Value::as_array_mut) {
-            list.retain(|s| !s.get("name").and_then(Value::as_str).is_some_and(|n| is_generated_token_name(&sa, n)));
+            list.retain(|s| {
+                !s.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| is_generated_token_name(&sa, n))
+            });
             if list.is_empty() {
                 map.remove(field);
             }
@@ -312,7 +493,12 @@ fn strip_pod_token_volumes(kind: &str, object: &mut Value) {
             volumes.retain(|v| {
                 let token = is_token_volume(v);
                 if token {
-                    removed.push(v.get("name").and_then(Value::as_str).unwrap_or("").to_string());
+                    removed.push(
+                        v.get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
+                    );
                 }
                 !token
             });
@@ -321,13 +507,23 @@ fn strip_pod_token_volumes(kind: &str, object: &mut Value) {
             continue;
         }
         if let Some(map) = spec.as_object_mut()
-            && map.get("volumes").and_then(Value::as_array).is_some_and(Vec::is_empty)
+            && map
+                .get("volumes")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty)
         {
             map.remove("volumes");
         }
         for container in podspec::containers_mut(spec) {
-            if let Some(mounts) = container.get_mut("volumeMounts").and_then(Value::as_array_mut) {
-                mounts.retain(|m| !m.get("name").and_then(Value::as_str).is_some_and(|n| removed.iter().any(|r| r == n)));
+            if let Some(mounts) = container
+                .get_mut("volumeMounts")
+                .and_then(Value::as_array_mut)
+            {
+                mounts.retain(|m| {
+                    !m.get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| removed.iter().any(|r| r == n))
+                });
                 if mounts.is_empty()
                     && let Some(c) = container.as_object_mut()
                 {
@@ -350,39 +546,75 @@ mod tests {
 
     #[test]
     fn strips_server_metadata_and_status() {
-        let v = norm("", "ConfigMap", json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "a", "namespace": "n", "uid": "u", "resourceVersion": "7",
-                "creationTimestamp": "2020-01-01T00:00:00Z", "generation": 3, "selfLink": "/x",
-                "managedFields": [{"manager": "kubectl"}], "labels": {"app": "x"}},
-            "data": {"k": "v"}, "status": {"x": 1}
-        }));
-        assert_eq!(v, json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "a", "namespace": "n", "labels": {"app": "x"}}, "data": {"k": "v"}}));
+        let v = norm(
+            "",
+            "ConfigMap",
+            json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "a", "namespace": "n", "uid": "u", "resourceVersion": "7",
+                    "creationTimestamp": "2020-01-01T00:00:00Z", "generation": 3, "selfLink": "/x",
+                    "managedFields": [{"manager": "kubectl"}], "labels": {"app": "x"}},
+                "data": {"k": "v"}, "status": {"x": 1}
+            }),
+        );
+        assert_eq!(
+            v,
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "namespace": "n", "labels": {"app": "x"}}, "data": {"k": "v"}})
+        );
     }
 
     #[test]
     fn service_cluster_ip_kept_only_when_headless() {
-        let v = norm("", "Service", json!({"spec": {"clusterIP": "10.0.0.4", "clusterIPs": ["10.0.0.4"], "ports": [{"port": 80, "nodePort": 30080}]}}));
-        assert_eq!(v, json!({"spec": {"ports": [{"port": 80, "nodePort": 30080}]}}), "nodePorts are kept");
-        let v = norm("", "Service", json!({"spec": {"clusterIP": "None", "clusterIPs": ["None"]}}));
-        assert_eq!(v, json!({"spec": {"clusterIP": "None", "clusterIPs": ["None"]}}));
+        let v = norm(
+            "",
+            "Service",
+            json!({"spec": {"clusterIP": "10.0.0.4", "clusterIPs": ["10.0.0.4"], "ports": [{"port": 80, "nodePort": 30080}]}}),
+        );
+        assert_eq!(
+            v,
+            json!({"spec": {"ports": [{"port": 80, "nodePort": 30080}]}}),
+            "nodePorts are kept"
+        );
+        let v = norm(
+            "",
+            "Service",
+            json!({"spec": {"clusterIP": "None", "clusterIPs": ["None"]}}),
+        );
+        assert_eq!(
+            v,
+            json!({"spec": {"clusterIP": "None", "clusterIPs": ["None"]}})
+        );
     }
 
     #[test]
     fn keeps_meaningful_empty_objects() {
-        let v = norm("apps", "Deployment", json!({"spec": {"template": {"metadata": {"creationTimestamp": null, "labels": {"a": "b"}},
-            "spec": {"containers": [{"name": "c"}], "volumes": [{"name": "tmp", "emptyDir": {}}]}}}}));
-        assert_eq!(v, json!({"spec": {"template": {"metadata": {"labels": {"a": "b"}},
-            "spec": {"containers": [{"name": "c"}], "volumes": [{"name": "tmp", "emptyDir": {}}]}}}}));
+        let v = norm(
+            "apps",
+            "Deployment",
+            json!({"spec": {"template": {"metadata": {"creationTimestamp": null, "labels": {"a": "b"}},
+            "spec": {"containers": [{"name": "c"}], "volumes": [{"name": "tmp", "emptyDir": {}}]}}}}),
+        );
+        assert_eq!(
+            v,
+            json!({"spec": {"template": {"metadata": {"labels": {"a": "b"}},
+            "spec": {"containers": [{"name": "c"}], "volumes": [{"name": "tmp", "emptyDir": {}}]}}}})
+        );
     }
 
     #[test]
     fn job_controller_uid_removed_from_selector_and_template() {
-        let v = norm("batch", "Job", json!({"spec": {
+        let v = norm(
+            "batch",
+            "Job",
+            json!({"spec": {
             "selector": {"matchLabels": {"controller-uid": "abc"}},
-            "template": {"metadata": {"labels": {"controller-uid": "abc", "job-name": "j", "app": "x"}}, "spec": {"containers": []}}}}));
-        assert_eq!(v, json!({"spec": {"template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": []}}}}));
+            "template": {"metadata": {"labels": {"controller-uid": "abc", "job-name": "j", "app": "x"}}, "spec": {"containers": []}}}}),
+        );
+        assert_eq!(
+            v,
+            json!({"spec": {"template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": []}}}})
+        );
     }
 
     #[test]
@@ -394,54 +626,97 @@ mod tests {
 
     #[test]
     fn service_account_token_refs_removed_others_kept() {
-        let v = norm("", "ServiceAccount", json!({"metadata": {"name": "builder"},
+        let v = norm(
+            "",
+            "ServiceAccount",
+            json!({"metadata": {"name": "builder"},
             "secrets": [{"name": "builder-token-x7k2p"}, {"name": "registry-creds"}],
-            "imagePullSecrets": [{"name": "builder-dockercfg-ab12c"}]}));
-        assert_eq!(v, json!({"metadata": {"name": "builder"}, "secrets": [{"name": "registry-creds"}]}));
+            "imagePullSecrets": [{"name": "builder-dockercfg-ab12c"}]}),
+        );
+        assert_eq!(
+            v,
+            json!({"metadata": {"name": "builder"}, "secrets": [{"name": "registry-creds"}]})
+        );
     }
 
     #[test]
     fn pod_token_volumes_and_node_removed() {
-        let v = norm("", "Pod", json!({"spec": {"nodeName": "n1",
+        let v = norm(
+            "",
+            "Pod",
+            json!({"spec": {"nodeName": "n1",
             "containers": [{"name": "c", "volumeMounts": [{"name": "default-token-abcde", "mountPath": "/var/run/secrets"}, {"name": "data", "mountPath": "/d"}]}],
             "volumes": [{"name": "default-token-abcde", "secret": {"secretName": "default-token-abcde"}}, {"name": "data", "emptyDir": {}},
-                        {"name": "kube-api-access-q2x9z", "projected": {"sources": []}}]}}));
-        assert_eq!(v, json!({"spec": {"containers": [{"name": "c", "volumeMounts": [{"name": "data", "mountPath": "/d"}]}],
-            "volumes": [{"name": "data", "emptyDir": {}}]}}));
+                        {"name": "kube-api-access-q2x9z", "projected": {"sources": []}}]}}),
+        );
+        assert_eq!(
+            v,
+            json!({"spec": {"containers": [{"name": "c", "volumeMounts": [{"name": "data", "mountPath": "/d"}]}],
+            "volumes": [{"name": "data", "emptyDir": {}}]}})
+        );
     }
 
     #[test]
     fn aggregated_cluster_role_rules_dropped_plain_kept() {
-        let agg = norm("rbac.authorization.k8s.io", "ClusterRole", json!({"aggregationRule": {"clusterRoleSelectors": []}, "rules": [{"verbs": ["get"]}]}));
+        let agg = norm(
+            "rbac.authorization.k8s.io",
+            "ClusterRole",
+            json!({"aggregationRule": {"clusterRoleSelectors": []}, "rules": [{"verbs": ["get"]}]}),
+        );
         assert!(agg.get("rules").is_none());
-        let plain = norm("rbac.authorization.k8s.io", "ClusterRole", json!({"rules": [{"verbs": ["get"]}]}));
+        let plain = norm(
+            "rbac.authorization.k8s.io",
+            "ClusterRole",
+            json!({"rules": [{"verbs": ["get"]}]}),
+        );
         assert!(plain.get("rules").is_some());
     }
 
     #[test]
     fn owner_reference_uids_removed() {
-        let v = norm("", "ConfigMap", json!({"metadata": {"ownerReferences": [{"apiVersion": "v1", "kind": "Foo", "name": "f", "uid": "123"}]}}));
-        assert_eq!(v, json!({"metadata": {"ownerReferences": [{"apiVersion": "v1", "kind": "Foo", "name": "f"}]}}));
+        let v = norm(
+            "",
+            "ConfigMap",
+            json!({"metadata": {"ownerReferences": [{"apiVersion": "v1", "kind": "Foo", "name": "f", "uid": "123"}]}}),
+        );
+        assert_eq!(
+            v,
+            json!({"metadata": {"ownerReferences": [{"apiVersion": "v1", "kind": "Foo", "name": "f"}]}})
+        );
     }
 
     #[test]
     fn secret_data_never_survives() {
-        let v = norm("", "Secret", json!({"metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"p\":\"c2VjcmV0\"}}"}},
-            "type": "Opaque", "data": {"p": "c2VjcmV0"}, "stringData": {"q": "x"}}));
+        let v = norm(
+            "",
+            "Secret",
+            json!({"metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"p\":\"c2VjcmV0\"}}"}},
+            "type": "Opaque", "data": {"p": "c2VjcmV0"}, "stringData": {"q": "x"}}),
+        );
         assert_eq!(v, json!({"metadata": {}, "type": "Opaque"}));
     }
 
     #[test]
     fn namespace_finalizers_and_name_label_removed() {
-        let v = norm("", "Namespace", json!({"metadata": {"name": "a", "labels": {"kubernetes.io/metadata.name": "a", "team": "x"}},
-            "spec": {"finalizers": ["kubernetes"]}}));
-        assert_eq!(v, json!({"metadata": {"name": "a", "labels": {"team": "x"}}, "spec": {}}));
+        let v = norm(
+            "",
+            "Namespace",
+            json!({"metadata": {"name": "a", "labels": {"kubernetes.io/metadata.name": "a", "team": "x"}},
+            "spec": {"finalizers": ["kubernetes"]}}),
+        );
+        assert_eq!(
+            v,
+            json!({"metadata": {"name": "a", "labels": {"team": "x"}}, "spec": {}})
+        );
     }
 
     #[test]
     fn token_name_pattern() {
         assert!(is_generated_token_name("default", "default-token-4tq2x"));
-        assert!(!is_generated_token_name("default", "default-token-custom-name"));
+        assert!(!is_generated_token_name(
+            "default",
+            "default-token-custom-name"
+        ));
         assert!(!is_generated_token_name("default", "other-token-4tq2x"));
     }
 }

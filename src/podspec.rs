@@ -6,9 +6,9 @@ use serde_json::Value;
 
 /// Paths at which a pod spec may sit, tried on every object.
 const POD_SPEC_PATHS: &[&[&str]] = &[
-    &["spec", "template", "spec"],                            // Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, custom workloads
-    &["spec", "jobTemplate", "spec", "template", "spec"],     // CronJob
-    &["template", "spec"],                                    // PodTemplate
+    &["spec", "template", "spec"], // Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, custom workloads
+    &["spec", "jobTemplate", "spec", "template", "spec"], // CronJob
+    &["template", "spec"],         // PodTemplate
 ];
 
 /// Pod specs of an object: the object's own `spec` for a Pod, else any template.
@@ -58,8 +58,10 @@ pub fn containers_mut(spec: &mut Value) -> Vec<&mut Value> {
     let mut out = Vec::new();
     if let Some(map) = spec.as_object_mut() {
         for (field, list) in map.iter_mut() {
-            if matches!(field.as_str(), "initContainers" | "containers" | "ephemeralContainers")
-                && let Some(items) = list.as_array_mut()
+            if matches!(
+                field.as_str(),
+                "initContainers" | "containers" | "ephemeralContainers"
+            ) && let Some(items) = list.as_array_mut()
             {
                 out.extend(items.iter_mut());
             }

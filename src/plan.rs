@@ -1,0 +1,372 @@
+//! The plan file: a versioned, deterministic JSON document saying which objects
+//! of A to recreate in B, in which wave, and why others are skipped. Building it
+//! from the planner's stages is pure; reading it back checks version and checksum.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::diff::Action;
+use crate::model::ObjectRef;
+
+pub const PLAN_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub version: u32,
+    /// Short id stamped on every object apply creates (`abshift.io/plan`).
+    pub id: String,
+    pub created_at: String,
+    pub abshift_version: String,
+    pub source: ClusterInfo,
+    pub target: ClusterInfo,
+    pub selection: Selection,
+    pub summary: Summary,
+    pub objects: Vec<PlannedObject>,
+    pub skipped: Vec<SkippedObject>,
+    pub warnings: Vec<Warning>,
+    /// SHA-256 over the canonical JSON of the plan with this field empty:
+    /// a hand-edited or truncated plan is refused before anything is written.
+    pub checksum: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterInfo {
+    pub context: String,
+    pub server: String,
+    /// UID of the cluster's kube-system Namespace.
+    pub fingerprint: String,
+    pub kubernetes_version: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Selection {
+    pub namespaces: Vec<String>,
+    pub exclude_namespaces: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    pub include_kinds: Vec<String>,
+    pub exclude_kinds: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub objects: usize,
+    pub waves: usize,
+    pub by_action: BTreeMap<String, usize>,
+    pub by_kind: BTreeMap<String, usize>,
+    pub skipped: usize,
+    pub skipped_by_reason: BTreeMap<String, usize>,
+    pub warnings: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedObject {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Plural resource name, so apply can address the object without rediscovery.
+    pub resource: String,
+    pub namespaced: bool,
+    pub wave: usize,
+    pub action: Action,
+    pub depends_on: Vec<ObjectRef>,
+    /// Normalised manifest. For Secrets: metadata and type only.
+    pub manifest: Value,
+    /// For Secrets: `sha256:<hex>` of type and data; apply reads the value live from A.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_digest: Option<String>,
+}
+
+impl PlannedObject {
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef {
+            api_version: self.api_version.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedObject {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Id of the skip rule (see `abshift rules`).
+    pub rule: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct Warning {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectRef>,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot read plan {path}: {detail}")]
+    Read { path: String, detail: String },
+    #[error("{path} is not a valid abshift plan: {detail}")]
+    Malformed { path: String, detail: String },
+    #[error(
+        "plan {path} has version {found}; this abshift reads version {PLAN_VERSION}: re-run `abshift migrate plan` with this version"
+    )]
+    Version { path: String, found: Value },
+    #[error(
+        "plan {path} fails its checksum: it was edited or truncated after `abshift migrate plan` wrote it; re-run the plan"
+    )]
+    Checksum { path: String },
+    #[error("cannot write {path}: {detail}")]
+    Write { path: String, detail: String },
+}
+
+impl Plan {
+    /// Sorts everything and fills in summary, id and checksum, so that the same
+    /// inputs always serialise to the same bytes (but for `createdAt` and `id`).
+    pub fn seal(&mut self) {
+        self.objects.sort_by(|a, b| {
+            (a.wave, &a.api_version, &a.kind, &a.namespace, &a.name).cmp(&(
+                b.wave,
+                &b.api_version,
+                &b.kind,
+                &b.namespace,
+                &b.name,
+            ))
+        });
+        self.skipped.sort_by(|a, b| {
+            (&a.api_version, &a.kind, &a.namespace, &a.name).cmp(&(
+                &b.api_version,
+                &b.kind,
+                &b.namespace,
+                &b.name,
+            ))
+        });
+        self.warnings.sort();
+        self.warnings.dedup();
+        let mut s = Summary {
+            objects: self.objects.len(),
+            skipped: self.skipped.len(),
+            warnings: self.warnings.len(),
+            ..Default::default()
+        };
+        s.waves = self.objects.iter().map(|o| o.wave + 1).max().unwrap_or(0);
+        for o in &self.objects {
+            *s.by_action
+                .entry(o.action.as_str().to_string())
+                .or_default() += 1;
+            *s.by_kind.entry(o.kind.clone()).or_default() += 1;
+        }
+        for k in &self.skipped {
+            *s.skipped_by_reason.entry(k.rule.clone()).or_default() += 1;
+        }
+        self.summary = s;
+        if self.id.is_empty() {
+            let seed = format!(
+                "{}{}{}",
+                self.created_at, self.source.fingerprint, self.target.fingerprint
+            );
+            self.id = hex::encode(&Sha256::digest(seed.as_bytes())[..6]);
+        }
+        self.checksum = self.compute_checksum();
+    }
+
+    fn compute_checksum(&self) -> String {
+        let mut copy = self.clone();
+        copy.checksum = String::new();
+        let bytes = serde_json::to_vec(&copy).expect("plan serialises");
+        format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("plan serialises");
+        s.push('\n');
+        s
+    }
+
+    /// Reads and checks a plan file: known version, intact checksum.
+    pub fn read(path: &Path) -> Result<Plan, PlanFileError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| PlanFileError::Read {
+            path: shown.clone(),
+            detail: e.to_string(),
+        })?;
+        Self::parse(&text, &shown)
+    }
+
+    pub fn parse(text: &str, shown: &str) -> Result<Plan, PlanFileError> {
+        let raw: Value = serde_json::from_str(text).map_err(|e| PlanFileError::Malformed {
+            path: shown.to_string(),
+            detail: e.to_string(),
+        })?;
+        match raw.get("version") {
+            Some(v) if v.as_u64() == Some(PLAN_VERSION as u64) => {}
+            Some(v) => {
+                return Err(PlanFileError::Version {
+                    path: shown.to_string(),
+                    found: v.clone(),
+                });
+            }
+            None => {
+                return Err(PlanFileError::Malformed {
+                    path: shown.to_string(),
+                    detail: "no \"version\" field".into(),
+                });
+            }
+        }
+        let plan: Plan = serde_json::from_value(raw).map_err(|e| PlanFileError::Malformed {
+            path: shown.to_string(),
+            detail: e.to_string(),
+        })?;
+        if plan.checksum != plan.compute_checksum() {
+            return Err(PlanFileError::Checksum {
+                path: shown.to_string(),
+            });
+        }
+        Ok(plan)
+    }
+}
+
+/// Writes `text` to `path` atomically (temporary file in the same directory,
+/// fsync, rename): a failure never leaves a half-written file behind.
+pub fn write_atomically(path: &Path, text: &str) -> Result<(), PlanFileError> {
+    use std::io::Write;
+    let shown = path.display().to_string();
+    let err = |e: std::io::Error| PlanFileError::Write {
+        path: shown.clone(),
+        detail: e.to_string(),
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    tmp.write_all(text.as_bytes()).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+/// `sha256:<hex>` of a Secret's type and data. Keys are sorted by serde_json's
+/// map, so the digest does not depend on the order the server returned them in.
+pub fn secret_digest(object: &Value) -> String {
+    let canonical = serde_json::json!({
+        "type": object.get("type").cloned().unwrap_or(Value::Null),
+        "data": object.get("data").cloned().unwrap_or(Value::Null),
+    });
+    let bytes = serde_json::to_vec(&canonical).expect("json serialises");
+    format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Plan {
+        let mut p = Plan {
+            version: PLAN_VERSION,
+            id: String::new(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            abshift_version: "test".into(),
+            source: ClusterInfo {
+                context: "a".into(),
+                server: "https://a".into(),
+                fingerprint: "fa".into(),
+                kubernetes_version: "v1.20.2".into(),
+            },
+            target: ClusterInfo {
+                context: "b".into(),
+                server: "https://b".into(),
+                fingerprint: "fb".into(),
+                kubernetes_version: "v1.20.2".into(),
+            },
+            selection: Selection::default(),
+            summary: Summary::default(),
+            objects: vec![PlannedObject {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace: Some("n".into()),
+                name: "c".into(),
+                resource: "configmaps".into(),
+                namespaced: true,
+                wave: 1,
+                action: Action::Create,
+                depends_on: vec![],
+                manifest: json!({"data": {"k": "v"}}),
+                secret_digest: None,
+            }],
+            skipped: vec![],
+            warnings: vec![],
+            checksum: String::new(),
+        };
+        p.seal();
+        p
+    }
+
+    #[test]
+    fn round_trip_and_summary() {
+        let p = sample();
+        assert_eq!(p.summary.objects, 1);
+        assert_eq!(p.summary.waves, 2);
+        let back = Plan::parse(&p.to_json(), "p.json").unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn tampered_truncated_and_foreign_versions_are_refused() {
+        let text = sample().to_json();
+        let tampered = text.replace("\"k\": \"v\"", "\"k\": \"w\"");
+        assert!(matches!(
+            Plan::parse(&tampered, "p"),
+            Err(PlanFileError::Checksum { .. })
+        ));
+        assert!(matches!(
+            Plan::parse(&text[..text.len() / 2], "p"),
+            Err(PlanFileError::Malformed { .. })
+        ));
+        let v2 = text.replacen("\"version\": 1", "\"version\": 2", 1);
+        assert!(matches!(
+            Plan::parse(&v2, "p"),
+            Err(PlanFileError::Version { .. })
+        ));
+    }
+
+    #[test]
+    fn secret_digest_ignores_key_order_but_not_values() {
+        let a = secret_digest(&json!({"type": "Opaque", "data": {"a": "MQ==", "b": "Mg=="}}));
+        let b = secret_digest(&json!({"data": {"b": "Mg==", "a": "MQ=="}, "type": "Opaque"}));
+        let c = secret_digest(&json!({"type": "Opaque", "data": {"a": "MQ==", "b": "Mw=="}}));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(a.starts_with("sha256:"));
+    }
+
+    #[test]
+    fn atomic_write_leaves_nothing_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("missing-dir").join("plan.json");
+        assert!(write_atomically(&target, "{}").is_err());
+        assert!(!target.exists());
+        let ok = dir.path().join("plan.json");
+        write_atomically(&ok, "{}").unwrap();
+        assert_eq!(std::fs::read_to_string(ok).unwrap(), "{}");
+    }
+}

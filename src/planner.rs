@@ -1,0 +1,462 @@
+//! `migrate plan` end to end: read A and B, then hand plain data to the pure
+//! stages (skip, normalise, graph, diff) and assemble the plan. The only I/O is
+//! the two cluster connections, and A's is read-only.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use serde_json::Value;
+
+use crate::cluster::{Cluster, ClusterError};
+use crate::diff;
+use crate::discovery::{self, Catalog, version_rank};
+use crate::graph;
+use crate::model::{GroupKind, ObjectKey, ResourceType, SourceObject};
+use crate::normalize;
+use crate::plan::{
+    ClusterInfo, PLAN_VERSION, Plan, PlannedObject, Selection, SkippedObject, Summary, Warning,
+    secret_digest,
+};
+use crate::skip::{self, SYSTEM_NAMESPACES, SkipOptions};
+
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    pub selection: Selection,
+    pub page_size: u32,
+    pub list_concurrency: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(
+        "--from ('{from}') and --to ('{to}') are the same cluster (kube-system uid {fingerprint}); a plan needs two different clusters"
+    )]
+    SameCluster {
+        from: String,
+        to: String,
+        fingerprint: String,
+    },
+}
+
+/// Progress callbacks, so the CLI can show a bar without the planner knowing about terminals.
+pub trait Progress: Send + Sync {
+    fn listing(&self, _total: usize) {}
+    fn listed(&self, _cluster: &str, _resource: &ResourceType, _count: usize) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+pub async fn build_plan(
+    source: &Cluster,
+    target: &Cluster,
+    req: &PlanRequest,
+    progress: &dyn Progress,
+) -> Result<Plan, PlanError> {
+    let (sf, tf) = tokio::try_join!(source.fingerprint(), target.fingerprint())?;
+    if sf == tf {
+        return Err(PlanError::SameCluster {
+            from: source.context.clone(),
+            to: target.context.clone(),
+            fingerprint: sf,
+        });
+    }
+    let (sv, tv, s_cat, t_cat) = tokio::try_join!(
+        source.version(),
+        target.version(),
+        source.discover(),
+        target.discover()
+    )?;
+
+    let mut warnings: Vec<Warning> = Vec::new();
+    for (who, cat) in [("A", &s_cat), ("B", &t_cat)] {
+        for f in &cat.failures {
+            warnings.push(Warning {
+                object: None,
+                message: format!(
+                    "cluster {who}: API group {} is unavailable ({}); its objects are not in this plan. If it is an aggregated API (e.g. metrics.k8s.io) whose backend is down, this is harmless; otherwise fix the APIService and re-plan",
+                    f.group_version, f.error
+                ),
+            });
+        }
+    }
+    let choice = discovery::choose_versions(&s_cat, &t_cat);
+    let read: Vec<Arc<ResourceType>> = choice
+        .read
+        .iter()
+        .filter(|r| kind_selected(r, &req.selection))
+        .cloned()
+        .map(Arc::new)
+        .collect();
+
+    // B is listed only for what it serves at the same version; the rest is absent in B.
+    let target_read: Vec<Arc<ResourceType>> = read
+        .iter()
+        .filter(|r| t_cat.serves(&r.group_kind(), &r.version))
+        .cloned()
+        .collect();
+    progress.listing(read.len() + target_read.len());
+    let (source_objects, target_objects) = tokio::join!(
+        list_all(source, &read, req, progress, true),
+        list_all(target, &target_read, req, progress, false),
+    );
+    let source_objects = dedupe_by_uid(source_objects?, &t_cat);
+    let (target_objects, target_failures) = index_target(target_objects?);
+    warnings.extend(target_failures);
+
+    let system_included: HashSet<String> = req
+        .selection
+        .namespaces
+        .iter()
+        .filter(|n| SYSTEM_NAMESPACES.contains(&n.as_str()))
+        .cloned()
+        .collect();
+    let (mut kept, skipped) = skip::partition(
+        source_objects.0,
+        &SkipOptions {
+            include_system_namespaces: system_included,
+        },
+    );
+    warnings.extend(source_objects.1);
+    for o in &mut kept {
+        normalize::normalize(&o.resource.group_kind(), &mut o.object);
+    }
+    kept.sort_by_cached_key(SourceObject::key);
+
+    let nodes: Vec<(ObjectKey, &str, &Value)> = kept
+        .iter()
+        .map(|o| (o.key(), o.resource.plural.as_str(), &o.object))
+        .collect();
+    let layout = graph::layout(&nodes);
+    for c in &layout.cycles {
+        let members: Vec<String> = c.members.iter().map(ToString::to_string).collect();
+        let removed: Vec<String> = c
+            .removed
+            .iter()
+            .map(|(a, b)| format!("{b} no longer waits for {a}"))
+            .collect();
+        warnings.push(Warning {
+            object: None,
+            message: format!(
+                "dependency cycle among {}; broken deterministically: {}",
+                members.join(", "),
+                removed.join("; ")
+            ),
+        });
+    }
+
+    // Kinds B does not serve at the chosen version; a CRD in the plan fixes that itself.
+    let planned_crds: HashSet<&str> = kept
+        .iter()
+        .filter(|o| {
+            o.resource.group == "apiextensions.k8s.io"
+                && o.resource.kind == "CustomResourceDefinition"
+        })
+        .map(|o| o.name())
+        .collect();
+    let mut unserved_counts: HashMap<GroupKind, usize> = HashMap::new();
+    let unserved: HashMap<GroupKind, &discovery::Unserved> = choice
+        .unserved
+        .iter()
+        .map(|u| (u.resource.group_kind(), u))
+        .collect();
+    for o in &kept {
+        let gk = o.resource.group_kind();
+        if unserved.contains_key(&gk)
+            && !planned_crds
+                .contains(format!("{}.{}", o.resource.plural, o.resource.group).as_str())
+        {
+            *unserved_counts.entry(gk).or_default() += 1;
+        }
+    }
+    let mut unserved_sorted: Vec<_> = unserved_counts.into_iter().collect();
+    unserved_sorted.sort();
+    for (gk, n) in unserved_sorted {
+        let u = unserved[&gk];
+        let served = if u.target_versions.is_empty() {
+            "B does not serve it at any version".to_string()
+        } else {
+            format!(
+                "B serves it only as {}",
+                u.target_versions
+                    .iter()
+                    .map(|v| crate::model::api_version(&gk.group, v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        warnings.push(Warning {
+            object: None,
+            message: format!(
+                "kind {gk} ({n} objects, read at {}): {served}. Apply will fail for them: enable the API or install its CRD/operator in B, convert the manifests, or leave them out with --exclude-kinds {}",
+                u.resource.api_version(), gk.kind
+            ),
+        });
+    }
+
+    let mut objects = Vec::with_capacity(kept.len());
+    for (i, o) in kept.iter().enumerate() {
+        let key = o.key();
+        let target = target_objects.get(&key);
+        let digests = o
+            .secret_digest
+            .as_deref()
+            .map(|d| (d, target.and_then(|t| t.1.as_deref())));
+        let action = diff::action(&o.object, target.map(|t| &t.0), digests);
+        objects.push(PlannedObject {
+            api_version: o.resource.api_version(),
+            kind: o.resource.kind.clone(),
+            namespace: o.namespace().map(str::to_string),
+            name: o.name().to_string(),
+            resource: o.resource.plural.clone(),
+            namespaced: o.resource.namespaced,
+            wave: layout.waves[i],
+            action,
+            depends_on: layout.depends_on[i]
+                .iter()
+                .map(|d| kept[*d].object_ref())
+                .collect(),
+            manifest: o.object.clone(),
+            secret_digest: o.secret_digest.clone(),
+        });
+    }
+    let skipped = skipped
+        .into_iter()
+        .map(|s| {
+            let r = s.object.object_ref();
+            SkippedObject {
+                api_version: r.api_version,
+                kind: r.kind,
+                namespace: r.namespace,
+                name: r.name,
+                rule: s.rule.id.to_string(),
+                reason: s.rule.reason.to_string(),
+            }
+        })
+        .collect();
+
+    let mut plan = Plan {
+        version: PLAN_VERSION,
+        id: String::new(),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        abshift_version: env!("CARGO_PKG_VERSION").to_string(),
+        source: ClusterInfo {
+            context: source.context.clone(),
+            server: source.server.clone(),
+            fingerprint: sf,
+            kubernetes_version: sv,
+        },
+        target: ClusterInfo {
+            context: target.context.clone(),
+            server: target.server.clone(),
+            fingerprint: tf,
+            kubernetes_version: tv,
+        },
+        selection: req.selection.clone(),
+        summary: Summary::default(),
+        objects,
+        skipped,
+        warnings,
+        checksum: String::new(),
+    };
+    plan.seal();
+    Ok(plan)
+}
+
+/// Does `--include-kinds`/`--exclude-kinds` let this resource through? Entries
+/// match the kind or the plural, optionally qualified with the group.
+pub fn kind_selected(r: &ResourceType, sel: &Selection) -> bool {
+    let matches = |entry: &String| {
+        let (name, group) = match entry.split_once('.') {
+            Some((n, g)) => (n, Some(g)),
+            None => (entry.as_str(), None),
+        };
+        (name.eq_ignore_ascii_case(&r.kind) || name.eq_ignore_ascii_case(&r.plural))
+            && group.is_none_or(|g| g == r.group)
+    };
+    (sel.include_kinds.is_empty() || sel.include_kinds.iter().any(matches))
+        && !sel.exclude_kinds.iter().any(matches)
+}
+
+/// Namespaces to list namespaced kinds in: `None` means cluster-wide.
+fn namespace_scopes(sel: &Selection) -> Option<Vec<String>> {
+    (!sel.namespaces.is_empty()).then(|| sel.namespaces.clone())
+}
+
+fn in_selection(sel: &Selection, object: &Value, rt: &ResourceType) -> bool {
+    let ns = crate::model::str_at(object, &["metadata", "namespace"]);
+    let name = crate::model::str_at(object, &["metadata", "name"]).unwrap_or("");
+    let is_ns = rt.group.is_empty() && rt.kind == "Namespace";
+    let own_ns = if is_ns { Some(name) } else { ns };
+    if let Some(ns) = own_ns
+        && sel.exclude_namespaces.iter().any(|e| e == ns)
+    {
+        return false;
+    }
+    if sel.namespaces.is_empty() {
+        return true;
+    }
+    // A namespace selection keeps the namespaces themselves and what is in them.
+    match own_ns {
+        Some(ns) => sel.namespaces.iter().any(|n| n == ns),
+        None => false,
+    }
+}
+
+type Listed = (Vec<SourceObject>, Vec<Warning>);
+
+/// Lists every selected resource type of one cluster. For the source a failing
+/// list is fatal (the plan would silently miss objects); for the target it is a
+/// warning and the objects count as absent.
+async fn list_all(
+    cluster: &Cluster,
+    read: &[Arc<ResourceType>],
+    req: &PlanRequest,
+    progress: &dyn Progress,
+    is_source: bool,
+) -> Result<Listed, ClusterError> {
+    let scopes = namespace_scopes(&req.selection);
+    let mut jobs: Vec<(Arc<ResourceType>, Option<String>)> = Vec::new();
+    for rt in read {
+        match (&scopes, rt.namespaced) {
+            (Some(nss), true) => jobs.extend(nss.iter().map(|ns| (rt.clone(), Some(ns.clone())))),
+            _ => jobs.push((rt.clone(), None)),
+        }
+    }
+    let selector = req.selection.selector.as_deref();
+    let results: Vec<_> = futures::stream::iter(jobs)
+        .map(|(rt, ns)| async move {
+            let r = cluster
+                .list(&rt, ns.as_deref(), selector, req.page_size)
+                .await;
+            (rt, r)
+        })
+        .buffer_unordered(req.list_concurrency.max(1))
+        .collect()
+        .await;
+    let mut objects = Vec::new();
+    let mut warnings = Vec::new();
+    let mut results = results;
+    results.sort_by(|a, b| (&a.0.group, &a.0.kind).cmp(&(&b.0.group, &b.0.kind)));
+    for (rt, result) in results {
+        match result {
+            Ok(items) => {
+                progress.listed(&cluster.context, &rt, items.len());
+                for item in items {
+                    if !in_selection(&req.selection, &item, &rt) {
+                        continue;
+                    }
+                    objects.push(reduce(rt.clone(), item));
+                }
+            }
+            Err(e) if is_source => return Err(e),
+            Err(e) => warnings.push(Warning {
+                object: None,
+                message: format!("cluster B: {e}; its {} count as absent in B", rt.plural),
+            }),
+        }
+    }
+    Ok((objects, warnings))
+}
+
+/// Drops what is never needed as soon as an object arrives: managedFields (large)
+/// and, for Secrets, the values themselves (kept only as a digest).
+fn reduce(rt: Arc<ResourceType>, mut object: Value) -> SourceObject {
+    let mut managers: Vec<String> = Vec::new();
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
+        && let Some(Value::Array(fields)) = meta.remove("managedFields")
+    {
+        managers = fields
+            .iter()
+            .filter_map(|f| f.get("manager").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        managers.sort();
+        managers.dedup();
+    }
+    // Lists omit apiVersion/kind on items; put them back at the version read.
+    if let Some(map) = object.as_object_mut() {
+        map.insert("apiVersion".into(), Value::String(rt.api_version()));
+        map.insert("kind".into(), Value::String(rt.kind.clone()));
+    }
+    let secret_digest = if rt.group.is_empty() && rt.kind == "Secret" {
+        let d = secret_digest(&object);
+        scrub_secret(&mut object);
+        Some(d)
+    } else {
+        None
+    };
+    SourceObject {
+        resource: rt,
+        object,
+        secret_digest,
+        managers,
+    }
+}
+
+/// Removes a Secret's values in place, including the copy kubectl keeps in an annotation.
+fn scrub_secret(object: &mut Value) {
+    if let Some(map) = object.as_object_mut() {
+        map.remove("data");
+        map.remove("stringData");
+    }
+    if let Some(a) = object
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// The same stored object can be served by two groups (Ingress in `extensions`
+/// and `networking.k8s.io`; Events in core and `events.k8s.io`). Keep one copy
+/// per UID: the group B serves, then the most stable version, then by name.
+fn dedupe_by_uid(listed: Listed, target: &Catalog) -> Listed {
+    let (objects, warnings) = listed;
+    let served_by_b: BTreeSet<(String, String, String)> = target
+        .resources
+        .iter()
+        .map(|r| (r.group.clone(), r.version.clone(), r.kind.clone()))
+        .collect();
+    let rank = |o: &SourceObject| {
+        let r = &o.resource;
+        (
+            served_by_b.contains(&(r.group.clone(), r.version.clone(), r.kind.clone())),
+            version_rank(&r.version),
+            std::cmp::Reverse(r.group.clone()),
+        )
+    };
+    let mut best: HashMap<String, usize> = HashMap::new();
+    for (i, o) in objects.iter().enumerate() {
+        let Some(uid) = o.uid() else { continue };
+        match best.get(uid) {
+            Some(&j) if rank(&objects[j]) >= rank(o) => {}
+            _ => {
+                best.insert(uid.to_string(), i);
+            }
+        }
+    }
+    let keep: HashSet<usize> = best.values().copied().collect();
+    let objects = objects
+        .into_iter()
+        .enumerate()
+        .filter(|(i, o)| o.uid().is_none() || keep.contains(i))
+        .map(|(_, o)| o)
+        .collect();
+    (objects, warnings)
+}
+
+/// Target objects keyed for lookup, normalised like the source's.
+type TargetIndex = HashMap<ObjectKey, (Value, Option<String>)>;
+
+fn index_target(listed: Listed) -> (TargetIndex, Vec<Warning>) {
+    let (objects, warnings) = listed;
+    let mut index = HashMap::with_capacity(objects.len());
+    for mut o in objects {
+        normalize::normalize(&o.resource.group_kind(), &mut o.object);
+        index.insert(o.key(), (o.object, o.secret_digest));
+    }
+    (index, warnings)
+}
