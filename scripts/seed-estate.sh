@@ -12,8 +12,7 @@ k() { kubectl --context "$CONTEXT" "$@"; }
 for f in "$DIR"/*.yaml; do
   k apply --server-side --force-conflicts -f "$f" >/dev/null
   if grep -q '^kind: CustomResourceDefinition' "$f"; then
-    k wait --for condition=established --timeout=60s -f "$f" >/dev/null 2>&1 || \
-      k wait --for condition=established --timeout=60s crd --all >/dev/null
+    k wait --for condition=established --timeout=60s crd --all >/dev/null
   fi
 done
 echo "seeded $(ls "$DIR"/*.yaml | wc -l) files into $CONTEXT" >&2

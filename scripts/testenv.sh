@@ -10,6 +10,8 @@
 # State lives in $ABSHIFT_TESTENV (default: <repo>/.testenv). The kubeconfig
 # there has contexts paas-a, paas-b (admin) and paas-a-readonly, paas-b-readonly
 # (get/list/watch only). Ports are free ports chosen at start; all on 127.0.0.1.
+# With ABSHIFT_TESTENV_OWNER_PID set, a watcher tears everything down when that
+# process exits (tests use it so clusters never outlive the test run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -223,6 +225,12 @@ cmd_up() {
     start_controller_manager "$name" "$bin"
   done
   write_kubeconfig
+  if [[ -n "${ABSHIFT_TESTENV_OWNER_PID:-}" ]]; then
+    ABSHIFT_TESTENV="$ENV_DIR" nohup bash -c \
+      "while kill -0 $ABSHIFT_TESTENV_OWNER_PID 2>/dev/null; do sleep 1; done; exec '$ROOT/scripts/testenv.sh' down" \
+      >/dev/null 2>&1 </dev/null &
+    echo $! >"$ENV_DIR/watcher.pid.keep"
+  fi
   log "up: export KUBECONFIG=$ENV_DIR/kubeconfig (contexts paas-a, paas-b, paas-a-readonly, paas-b-readonly)"
 }
 
@@ -239,7 +247,12 @@ cmd_status() {
 
 case "${1:-}" in
   up) cmd_up ;;
-  down) stop_all; rm -rf "$ENV_DIR"; log "down" ;;
+  down)
+    if [[ -f "$ENV_DIR/watcher.pid.keep" ]]; then
+      w=$(cat "$ENV_DIR/watcher.pid.keep")
+      [[ "$w" != "$$" ]] && kill "$w" 2>/dev/null || true
+    fi
+    stop_all; rm -rf "$ENV_DIR"; log "down" ;;
   status) cmd_status && log "both clusters ready" ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac
