@@ -14,7 +14,14 @@ type Id = (String, String, String, String);
 fn estate_ids() -> BTreeSet<Id> {
     manifests(&support::estate_dir())
         .iter()
-        .map(|m| identity(m["apiVersion"].as_str().unwrap(), m["kind"].as_str().unwrap(), m["metadata"]["namespace"].as_str(), m["metadata"]["name"].as_str().unwrap()))
+        .map(|m| {
+            identity(
+                m["apiVersion"].as_str().unwrap(),
+                m["kind"].as_str().unwrap(),
+                m["metadata"]["namespace"].as_str(),
+                m["metadata"]["name"].as_str().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -23,15 +30,32 @@ fn plan_ids(plan: &Value) -> Vec<Id> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| identity(o["apiVersion"].as_str().unwrap(), o["kind"].as_str().unwrap(), o["namespace"].as_str(), o["name"].as_str().unwrap()))
+        .map(|o| {
+            identity(
+                o["apiVersion"].as_str().unwrap(),
+                o["kind"].as_str().unwrap(),
+                o["namespace"].as_str(),
+                o["name"].as_str().unwrap(),
+            )
+        })
         .collect()
 }
 
 /// Objects the test environment itself creates in both clusters.
 fn testenv_ids() -> BTreeSet<Id> {
     [
-        identity("rbac.authorization.k8s.io/v1", "ClusterRole", None, "abshift:readonly"),
-        identity("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", None, "abshift:readonly"),
+        identity(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRole",
+            None,
+            "abshift:readonly",
+        ),
+        identity(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            None,
+            "abshift:readonly",
+        ),
     ]
     .into()
 }
@@ -41,7 +65,10 @@ fn testenv_ids() -> BTreeSet<Id> {
 fn secret_values() -> Vec<String> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut out = BTreeSet::new();
-    for m in manifests(&support::estate_dir()).iter().filter(|m| m["kind"] == "Secret") {
+    for m in manifests(&support::estate_dir())
+        .iter()
+        .filter(|m| m["kind"] == "Secret")
+    {
         for (_, v) in m["data"].as_object().into_iter().flatten() {
             let enc = v.as_str().unwrap().to_string();
             let dec = String::from_utf8(b64.decode(&enc).unwrap()).unwrap();
@@ -78,16 +105,45 @@ fn check_plan_invariants(plan: &Value) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| (identity(o["apiVersion"].as_str().unwrap(), o["kind"].as_str().unwrap(), o["namespace"].as_str(), o["name"].as_str().unwrap()), o["wave"].as_u64().unwrap()))
+        .map(|o| {
+            (
+                identity(
+                    o["apiVersion"].as_str().unwrap(),
+                    o["kind"].as_str().unwrap(),
+                    o["namespace"].as_str(),
+                    o["name"].as_str().unwrap(),
+                ),
+                o["wave"].as_u64().unwrap(),
+            )
+        })
         .collect();
     for o in plan["objects"].as_array().unwrap() {
         for d in o["dependsOn"].as_array().unwrap() {
-            let dep = identity(d["apiVersion"].as_str().unwrap(), d["kind"].as_str().unwrap(), d["namespace"].as_str(), d["name"].as_str().unwrap());
-            assert!(waves[&dep] < o["wave"].as_u64().unwrap(), "{} depends on {:?} in a later or equal wave", o["name"], dep);
+            let dep = identity(
+                d["apiVersion"].as_str().unwrap(),
+                d["kind"].as_str().unwrap(),
+                d["namespace"].as_str(),
+                d["name"].as_str().unwrap(),
+            );
+            assert!(
+                waves[&dep] < o["wave"].as_u64().unwrap(),
+                "{} depends on {:?} in a later or equal wave",
+                o["name"],
+                dep
+            );
         }
         // Nothing a controller owns is planned.
-        for r in o["manifest"]["metadata"]["ownerReferences"].as_array().into_iter().flatten() {
-            assert_ne!(r["controller"], Value::Bool(true), "controller-owned object planned: {}", o["name"]);
+        for r in o["manifest"]["metadata"]["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            assert_ne!(
+                r["controller"],
+                Value::Bool(true),
+                "controller-owned object planned: {}",
+                o["name"]
+            );
         }
     }
 }
@@ -107,18 +163,34 @@ fn estate_plans_exactly_once_then_unchanged_after_seeding_b() {
         *counts.entry(id).or_default() += 1;
     }
     for id in &estate {
-        assert_eq!(counts.get(id).copied().unwrap_or(0), 1, "estate object {id:?} must be planned exactly once");
+        assert_eq!(
+            counts.get(id).copied().unwrap_or(0),
+            1,
+            "estate object {id:?} must be planned exactly once"
+        );
     }
     let allowed: BTreeSet<Id> = estate.union(&testenv_ids()).cloned().collect();
     let extra: Vec<&Id> = ids.iter().filter(|id| !allowed.contains(*id)).collect();
-    assert!(extra.is_empty(), "generated or unexpected objects planned: {extra:?}");
-    assert!(estate.len() >= 150, "the estate is realistic ({} objects)", estate.len());
+    assert!(
+        extra.is_empty(),
+        "generated or unexpected objects planned: {extra:?}"
+    );
+    assert!(
+        estate.len() >= 150,
+        "the estate is realistic ({} objects)",
+        estate.len()
+    );
 
     check_plan_invariants(&plan);
 
     // Against an empty B everything is a create.
     for o in plan["objects"].as_array().unwrap() {
-        let id = identity(o["apiVersion"].as_str().unwrap(), o["kind"].as_str().unwrap(), o["namespace"].as_str(), o["name"].as_str().unwrap());
+        let id = identity(
+            o["apiVersion"].as_str().unwrap(),
+            o["kind"].as_str().unwrap(),
+            o["namespace"].as_str(),
+            o["name"].as_str().unwrap(),
+        );
         if !testenv_ids().contains(&id) {
             assert_eq!(o["action"], "create", "{id:?}");
         }
@@ -128,10 +200,24 @@ fn estate_plans_exactly_once_then_unchanged_after_seeding_b() {
 
     // Skipped objects say why, and include what controllers made.
     let skipped: Vec<&Value> = plan["skipped"].as_array().unwrap().iter().collect();
-    for rule in ["controller-owned", "sa-token-secret", "root-ca", "selector-endpoints", "statefulset-claim", "events"] {
-        assert!(skipped.iter().any(|s| s["rule"] == rule), "expected objects skipped by {rule}");
+    for rule in [
+        "controller-owned",
+        "sa-token-secret",
+        "root-ca",
+        "selector-endpoints",
+        "statefulset-claim",
+        "events",
+    ] {
+        assert!(
+            skipped.iter().any(|s| s["rule"] == rule),
+            "expected objects skipped by {rule}"
+        );
     }
-    assert!(skipped.iter().all(|s| !s["reason"].as_str().unwrap().is_empty()));
+    assert!(
+        skipped
+            .iter()
+            .all(|s| !s["reason"].as_str().unwrap().is_empty())
+    );
 
     // Seed the same estate into B: now everything is unchanged.
     env.seed("paas-b", &support::estate_dir());
@@ -141,10 +227,21 @@ fn estate_plans_exactly_once_then_unchanged_after_seeding_b() {
         .unwrap()
         .iter()
         .filter(|o| o["action"] != "unchanged")
-        .map(|o| format!("{} {}/{} {}", o["kind"], o["namespace"], o["name"], o["action"]))
+        .map(|o| {
+            format!(
+                "{} {}/{} {}",
+                o["kind"], o["namespace"], o["name"], o["action"]
+            )
+        })
         .collect();
-    assert!(not_unchanged.is_empty(), "expected all unchanged: {not_unchanged:?}");
-    assert_eq!(plan["summary"]["byAction"]["unchanged"].as_u64().unwrap() as usize, plan_ids(&plan).len());
+    assert!(
+        not_unchanged.is_empty(),
+        "expected all unchanged: {not_unchanged:?}"
+    );
+    assert_eq!(
+        plan["summary"]["byAction"]["unchanged"].as_u64().unwrap() as usize,
+        plan_ids(&plan).len()
+    );
 }
 
 #[test]
@@ -152,14 +249,29 @@ fn no_secret_value_anywhere_in_the_plan() {
     let _serial = serial();
     let Some(env) = seeded_env() else { return };
     let values = secret_values();
-    assert!(values.len() >= 20, "the estate has secret values to look for ({})", values.len());
+    assert!(
+        values.len() >= 20,
+        "the estate has secret values to look for ({})",
+        values.len()
+    );
     let (plan, stderr) = env.plan(&["--from", "paas-a", "--to", "paas-b"]);
     let text = serde_json::to_string(&plan).unwrap();
     for v in &values {
-        assert!(!text.contains(v.as_str()), "a secret value leaked into the plan");
-        assert!(!stderr.contains(v.as_str()), "a secret value leaked into the summary");
+        assert!(
+            !text.contains(v.as_str()),
+            "a secret value leaked into the plan"
+        );
+        assert!(
+            !stderr.contains(v.as_str()),
+            "a secret value leaked into the summary"
+        );
     }
-    let secrets: Vec<&Value> = plan["objects"].as_array().unwrap().iter().filter(|o| o["kind"] == "Secret").collect();
+    let secrets: Vec<&Value> = plan["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "Secret")
+        .collect();
     assert!(secrets.len() >= 10);
     for s in secrets {
         assert!(s["secretDigest"].as_str().unwrap().starts_with("sha256:"));
@@ -177,7 +289,10 @@ fn read_only_token_is_enough_to_plan() {
     let r: BTreeSet<Id> = plan_ids(&ro).into_iter().collect();
     assert_eq!(a, r, "a get/list/watch token sees the same estate");
     // And the read-only user really cannot write: the server refuses.
-    let out = env.kubectl("paas-a-readonly", &["create", "namespace", "should-not-exist"]);
+    let out = env.kubectl(
+        "paas-a-readonly",
+        &["create", "namespace", "should-not-exist"],
+    );
     assert!(!out.status.success());
 }
 
@@ -191,15 +306,31 @@ fn unavailable_aggregated_api_is_a_warning_not_a_failure() {
     let path = env.dir.join("apiservice.json");
     std::fs::write(&path, apiservice).unwrap();
     let out = env.kubectl("paas-a", &["apply", "-f", path.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Wait until discovery lists the group (it then fails to serve it).
-    support::wait_until("metrics.k8s.io in discovery", std::time::Duration::from_secs(30), || {
-        let o = env.kubectl("paas-a", &["get", "--raw", "/apis"]);
-        String::from_utf8_lossy(&o.stdout).contains("metrics.k8s.io")
-    });
+    support::wait_until(
+        "metrics.k8s.io in discovery",
+        std::time::Duration::from_secs(30),
+        || {
+            let o = env.kubectl("paas-a", &["get", "--raw", "/apis"]);
+            String::from_utf8_lossy(&o.stdout).contains("metrics.k8s.io")
+        },
+    );
     let (plan, stderr) = env.plan(&["--from", "paas-a", "--to", "paas-b"]);
-    let warned = plan["warnings"].as_array().unwrap().iter().any(|w| w["message"].as_str().unwrap().contains("metrics.k8s.io/v1beta1"));
+    let warned = plan["warnings"].as_array().unwrap().iter().any(|w| {
+        w["message"]
+            .as_str()
+            .unwrap()
+            .contains("metrics.k8s.io/v1beta1")
+    });
     assert!(warned, "expected a warning about metrics.k8s.io: {stderr}");
     assert!(stderr.contains("metrics.k8s.io"));
-    let _ = env.kubectl("paas-a", &["delete", "apiservice", "v1beta1.metrics.k8s.io"]);
+    let _ = env.kubectl(
+        "paas-a",
+        &["delete", "apiservice", "v1beta1.metrics.k8s.io"],
+    );
 }

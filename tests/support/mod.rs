@@ -30,7 +30,12 @@ pub fn env(name: &str) -> Option<&'static Env> {
 fn start(name: &str) -> Option<Env> {
     let dir = root().join("target").join("testenv").join(name);
     // Leftovers of an interrupted run hold state tests do not expect: start clean.
-    let _ = Command::new("bash").arg(root().join("scripts/testenv.sh")).arg("down").env("ABSHIFT_TESTENV", &dir).stdin(Stdio::null()).status();
+    let _ = Command::new("bash")
+        .arg(root().join("scripts/testenv.sh"))
+        .arg("down")
+        .env("ABSHIFT_TESTENV", &dir)
+        .stdin(Stdio::null())
+        .status();
     let status = Command::new("bash")
         .arg(root().join("scripts/testenv.sh"))
         .arg("up")
@@ -39,9 +44,15 @@ fn start(name: &str) -> Option<Env> {
         .stdin(Stdio::null())
         .status();
     match status {
-        Ok(s) if s.success() => Some(Env { kubeconfig: dir.join("kubeconfig"), dir }),
+        Ok(s) if s.success() => Some(Env {
+            kubeconfig: dir.join("kubeconfig"),
+            dir,
+        }),
         other => {
-            let why = format!("test clusters could not start ({other:?}); see {}", dir.display());
+            let why = format!(
+                "test clusters could not start ({other:?}); see {}",
+                dir.display()
+            );
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("{why}");
             }
@@ -83,7 +94,11 @@ impl Env {
             .stdin(Stdio::null())
             .output()
             .expect("seed script runs");
-        assert!(out.status.success(), "seeding {context} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "seeding {context} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Runs `migrate plan` and returns the parsed plan plus stderr.
@@ -104,7 +119,11 @@ impl Env {
 fn unique() -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// Polls `f` until it returns true or the deadline passes.
@@ -139,9 +158,19 @@ pub fn manifests(dir: &Path) -> Vec<Value> {
 }
 
 /// (group, kind, namespace, name) — the identity tests compare objects by.
-pub fn identity(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> (String, String, String, String) {
+pub fn identity(
+    api_version: &str,
+    kind: &str,
+    ns: Option<&str>,
+    name: &str,
+) -> (String, String, String, String) {
     let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
-    (group.to_string(), kind.to_string(), ns.unwrap_or("").to_string(), name.to_string())
+    (
+        group.to_string(),
+        kind.to_string(),
+        ns.unwrap_or("").to_string(),
+        name.to_string(),
+    )
 }
 
 pub fn estate_dir() -> PathBuf {
