@@ -259,15 +259,18 @@ impl Cluster {
             .map_err(|e| self.classify(e, what))
     }
 
-    /// Lists every object of one resource type, page by page. A 410 (the
-    /// continue token expired while paging) restarts the list from the start.
-    pub async fn list(
+    /// Lists every object of one resource type, page by page, handing each
+    /// object to `keep` as its page arrives, so only what `keep` returns stays
+    /// in memory (the planner drops managedFields and Secret values there). A
+    /// 410 (the continue token expired while paging) restarts the list.
+    pub async fn list<T>(
         &self,
         rt: &ResourceType,
         namespace: Option<&str>,
         selector: Option<&str>,
         page_size: u32,
-    ) -> Result<Vec<Value>, ClusterError> {
+        mut keep: impl FnMut(Value) -> Option<T>,
+    ) -> Result<Vec<T>, ClusterError> {
         const RESTARTS: usize = 3;
         let what = format!("listing {} ({})", rt.plural, rt.api_version());
         let mut restarts = 0;
@@ -294,7 +297,7 @@ impl Cluster {
                     })?;
                 match self.client.request::<ListPage>(req).await {
                     Ok(page) => {
-                        items.extend(page.items);
+                        items.extend(page.items.into_iter().filter_map(&mut keep));
                         token = page.metadata.continue_token.filter(|t| !t.is_empty());
                         if token.is_none() {
                             return Ok(items);

@@ -188,11 +188,14 @@ impl Plan {
         self.checksum = self.compute_checksum();
     }
 
-    fn compute_checksum(&self) -> String {
-        let mut copy = self.clone();
-        copy.checksum = String::new();
-        let bytes = serde_json::to_vec(&copy).expect("plan serialises");
-        format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+    /// Hashes the plan as serialised with an empty checksum, streaming into the
+    /// hasher: no copy of the plan and no buffer of its text.
+    fn compute_checksum(&mut self) -> String {
+        let saved = std::mem::take(&mut self.checksum);
+        let mut hasher = HashWriter(Sha256::new());
+        serde_json::to_writer(&mut hasher, &*self).expect("plan serialises");
+        self.checksum = saved;
+        format!("sha256:{}", hex::encode(hasher.0.finalize()))
     }
 
     pub fn to_json(&self) -> String {
@@ -231,16 +234,29 @@ impl Plan {
                 });
             }
         }
-        let plan: Plan = serde_json::from_value(raw).map_err(|e| PlanFileError::Malformed {
+        let mut plan: Plan = serde_json::from_value(raw).map_err(|e| PlanFileError::Malformed {
             path: shown.to_string(),
             detail: e.to_string(),
         })?;
-        if plan.checksum != plan.compute_checksum() {
+        let expected = plan.compute_checksum();
+        if plan.checksum != expected {
             return Err(PlanFileError::Checksum {
                 path: shown.to_string(),
             });
         }
         Ok(plan)
+    }
+}
+
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

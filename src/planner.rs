@@ -56,6 +56,9 @@ pub async fn build_plan(
     req: &PlanRequest,
     progress: &dyn Progress,
 ) -> Result<Plan, PlanError> {
+    let started = std::time::Instant::now();
+    let phase =
+        |name: &str| tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "{name}");
     let (sf, tf) = tokio::try_join!(source.fingerprint(), target.fingerprint())?;
     if sf == tf {
         return Err(PlanError::SameCluster {
@@ -84,6 +87,7 @@ pub async fn build_plan(
         }
     }
     let choice = discovery::choose_versions(&s_cat, &t_cat);
+    phase("discovery done");
     let read: Vec<Arc<ResourceType>> = choice
         .read
         .iter()
@@ -105,6 +109,7 @@ pub async fn build_plan(
     );
     let source_objects = dedupe_by_uid(source_objects?, &t_cat);
     let (target_objects, target_failures) = index_target(target_objects?);
+    phase("both clusters listed");
     warnings.extend(target_failures);
 
     let system_included: HashSet<String> = req
@@ -131,6 +136,7 @@ pub async fn build_plan(
         .map(|o| (o.key(), o.resource.plural.as_str(), &o.object))
         .collect();
     let layout = graph::layout(&nodes);
+    phase("skipped, normalised and ordered");
     for c in &layout.cycles {
         let members: Vec<String> = c.members.iter().map(ToString::to_string).collect();
         let removed: Vec<String> = c
@@ -197,8 +203,9 @@ pub async fn build_plan(
         });
     }
 
+    let refs: Vec<_> = kept.iter().map(SourceObject::object_ref).collect();
     let mut objects = Vec::with_capacity(kept.len());
-    for (i, o) in kept.iter().enumerate() {
+    for (i, o) in kept.into_iter().enumerate() {
         let key = o.key();
         let target = target_objects.get(&key);
         let digests = o
@@ -217,10 +224,10 @@ pub async fn build_plan(
             action,
             depends_on: layout.depends_on[i]
                 .iter()
-                .map(|d| kept[*d].object_ref())
+                .map(|d| refs[*d].clone())
                 .collect(),
-            manifest: o.object.clone(),
-            secret_digest: o.secret_digest.clone(),
+            secret_digest: o.secret_digest,
+            manifest: o.object,
         });
     }
     let skipped = skipped
@@ -263,6 +270,7 @@ pub async fn build_plan(
         checksum: String::new(),
     };
     plan.seal();
+    phase("plan assembled");
     Ok(plan)
 }
 
@@ -329,8 +337,11 @@ async fn list_all(
     let selector = req.selection.selector.as_deref();
     let results: Vec<_> = futures::stream::iter(jobs)
         .map(|(rt, ns)| async move {
+            let keep = |item: Value| {
+                in_selection(&req.selection, &item, &rt).then(|| reduce(rt.clone(), item))
+            };
             let r = cluster
-                .list(&rt, ns.as_deref(), selector, req.page_size)
+                .list(&rt, ns.as_deref(), selector, req.page_size, keep)
                 .await;
             (rt, r)
         })
@@ -345,12 +356,7 @@ async fn list_all(
         match result {
             Ok(items) => {
                 progress.listed(&cluster.context, &rt, items.len());
-                for item in items {
-                    if !in_selection(&req.selection, &item, &rt) {
-                        continue;
-                    }
-                    objects.push(reduce(rt.clone(), item));
-                }
+                objects.extend(items);
             }
             Err(e) if is_source => return Err(e),
             Err(e) => warnings.push(Warning {

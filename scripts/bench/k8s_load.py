@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Benchmark helpers that talk to a test cluster's API server directly.
+
+  k8s_load.py create KUBECONFIG CONTEXT N NAMESPACES   create N ConfigMaps+Secrets (half each) across NAMESPACES namespaces
+  k8s_load.py rawlist KUBECONFIG CONTEXT CONCURRENCY   list every listable+creatable resource, paginated (limit 500), bodies discarded
+
+Loopback only: the server comes from the test kubeconfig. Standard library only.
+"""
+import base64, concurrent.futures, http.client, json, os, re, ssl, sys, tempfile, threading, time, urllib.parse
+
+def load(kubeconfig, context):
+    import subprocess
+    cfg = json.loads(subprocess.check_output(["kubectl", "--kubeconfig", kubeconfig, "config", "view", "--raw", "-o", "json"]))
+    ctx = next(c["context"] for c in cfg["contexts"] if c["name"] == context)
+    cluster = next(c["cluster"] for c in cfg["clusters"] if c["name"] == ctx["cluster"])
+    user = next(u["user"] for u in cfg["users"] if u["name"] == ctx["user"])
+    url = urllib.parse.urlparse(cluster["server"])
+    assert url.hostname in ("127.0.0.1", "localhost", "::1"), "benchmarks only talk to loopback"
+    ca = tempfile.NamedTemporaryFile(delete=False, suffix=".crt")
+    ca.write(base64.b64decode(cluster["certificate-authority-data"])); ca.close()
+    sslctx = ssl.create_default_context(cafile=ca.name)
+    return url.hostname, url.port, sslctx, user["token"]
+
+local = threading.local()
+def conn(host, port, sslctx):
+    if getattr(local, "c", None) is None:
+        local.c = http.client.HTTPSConnection(host, port, context=sslctx, timeout=60)
+    return local.c
+
+def request(target, method, path, body=None):
+    host, port, sslctx, token = target
+    for attempt in range(5):
+        c = conn(host, port, sslctx)
+        try:
+            headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json", "Accept": "application/json"}
+            c.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+            r = c.getresponse()
+            data = r.read()
+            if r.status in (429, 500, 503) and attempt < 4:
+                time.sleep(0.2 * (attempt + 1)); continue
+            return r.status, data
+        except (ConnectionError, http.client.HTTPException):
+            local.c = None
+            if attempt == 4: raise
+    raise RuntimeError("unreachable")
+
+def create(kubeconfig, context, n, nss):
+    target = load(kubeconfig, context)
+    names = [f"bench-{i:03d}" for i in range(nss)]
+    for ns in names:
+        s, _ = request(target, "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"abshift.io/bench": "true"}}})
+        assert s in (201, 409), s
+    def one(i):
+        ns = names[i % nss]
+        if i % 2 == 0:
+            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i}", "namespace": ns, "labels": {"app": f"svc-{i % 50}"}},
+                    "data": {"app.properties": f"feature.{i}=on\nreplicas={i % 7}\n", "owner": f"team-{i % 13}"}}
+            path = f"/api/v1/namespaces/{ns}/configmaps"
+        else:
+            body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"sec-{i}", "namespace": ns}, "type": "Opaque",
+                    "data": {"password": base64.b64encode(os.urandom(24)).decode()}}
+            path = f"/api/v1/namespaces/{ns}/secrets"
+        s, d = request(target, "POST", path, body)
+        if s not in (201, 409): raise RuntimeError(f"{s} {d[:200]}")
+    t = time.time()
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        for _ in ex.map(one, range(n)): pass
+    print(f"created {n} objects in {nss} namespaces in {time.time() - t:.1f}s", file=sys.stderr)
+
+CONT = re.compile(rb'"continue":"([^"]*)"')
+def rawlist(kubeconfig, context, concurrency):
+    target = load(kubeconfig, context)
+    paths = []
+    s, d = request(target, "GET", "/api/v1")
+    paths += [f"/api/v1/{r['name']}" for r in json.loads(d)["resources"] if "/" not in r["name"] and {"list", "create"} <= set(r["verbs"])]
+    s, d = request(target, "GET", "/apis")
+    for g in json.loads(d)["groups"]:
+        gv = g["preferredVersion"]["groupVersion"]
+        s, d = request(target, "GET", f"/apis/{gv}")
+        if s != 200: continue
+        paths += [f"/apis/{gv}/{r['name']}" for r in json.loads(d)["resources"] if "/" not in r["name"] and {"list", "create"} <= set(r["verbs"])]
+    total = [0, 0]
+    lock = threading.Lock()
+    def drain(path):
+        cont, nbytes, pages = "", 0, 0
+        while True:
+            q = "?limit=500" + ("&continue=" + urllib.parse.quote(cont) if cont else "")
+            s, d = request(target, "GET", path + q)
+            nbytes += len(d); pages += 1
+            m = CONT.search(d[:2048])
+            cont = m.group(1).decode() if m else ""
+            if not cont: break
+        with lock:
+            total[0] += nbytes; total[1] += pages
+    t = time.time()
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as ex:
+        for _ in ex.map(drain, paths): pass
+    print(json.dumps({"seconds": round(time.time() - t, 3), "resources": len(paths), "pages": total[1], "bytes": total[0]}))
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "create": create(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+    elif cmd == "rawlist": rawlist(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    else: sys.exit(__doc__)
