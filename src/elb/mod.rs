@@ -13,6 +13,8 @@ pub mod tf;
 
 #[cfg(test)]
 mod fake;
+#[cfg(test)]
+mod scenarios;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
