@@ -152,6 +152,7 @@ impl<'a, L: LoadBalancerApi> Machine<'a, L> {
             )));
             self.call("register", || self.api.register(lb, &t.register))
                 .await?;
+            self.check_cancel()?;
         }
         self.wait_healthy(lb, &t.gate, t.min_healthy).await?;
         if t.deregister.is_empty() {
@@ -175,7 +176,10 @@ impl<'a, L: LoadBalancerApi> Machine<'a, L> {
         )));
         self.call("deregister", || self.api.deregister(lb, &t.deregister))
             .await?;
-        self.wait_drained(lb, &t.deregister).await
+        // A Ctrl-C that arrived during the call still means "undo".
+        self.check_cancel()?;
+        self.wait_drained(lb, &t.deregister).await?;
+        self.check_cancel()
     }
 
     /// Makes the membership `target` again, adding before removing, and never

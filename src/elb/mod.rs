@@ -20,7 +20,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
@@ -514,7 +513,7 @@ async fn switch(args: SwitchArgs) -> anyhow::Result<ExitCode> {
     );
     let result = ops::execute_switch(&cx, &plan).await;
     sig.abort();
-    result.with_context(|| format!("elb switch {}", lb.name))?;
+    result?;
     println!("switched {} from {from} to {}", lb.name, args.to);
     Ok(ExitCode::SUCCESS)
 }
@@ -609,9 +608,7 @@ async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         cancel: Cancel::never(),
         report: &print_event,
     };
-    ops::execute_rollback(&cx, &lb)
-        .await
-        .with_context(|| format!("elb rollback {}", lb.name))?;
+    ops::execute_rollback(&cx, &lb).await?;
     println!("rolled back {}", lb.name);
     Ok(ExitCode::SUCCESS)
 }
