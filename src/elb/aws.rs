@@ -126,15 +126,46 @@ pub fn classify<E>(action: &'static str, err: SdkError<E, HttpResponse>) -> ElbE
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let status = err.raw_response().map(|r| r.status().as_u16());
-    let code = err.code().map(str::to_string);
-    let text = one_line(&DisplayErrorContext(&err).to_string());
-    let message = err
-        .message()
+    let transport = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Transport::Failed,
+        SdkError::ConstructionFailure(_) => Transport::NotSent,
+        _ => Transport::Answered,
+    };
+    decide(
+        action,
+        err.code(),
+        err.message(),
+        err.raw_response().map(|r| r.status().as_u16()),
+        transport,
+        &one_line(&DisplayErrorContext(&err).to_string()),
+    )
+}
+
+/// How far a failed call got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The service answered (with an error).
+    Answered,
+    /// No answer: connection, timeout.
+    Failed,
+    /// Never sent: typically no credentials or no region.
+    NotSent,
+}
+
+/// The decision behind [`classify`], on plain values so it can be unit-tested.
+pub fn decide(
+    action: &'static str,
+    code: Option<&str>,
+    message: Option<&str>,
+    status: Option<u16>,
+    transport: Transport,
+    full_text: &str,
+) -> ElbError {
+    let message = message
         .map(str::to_string)
-        .or_else(|| code.clone())
-        .unwrap_or_else(|| text.clone());
-    if let Some(code) = code.as_deref() {
+        .or_else(|| code.map(str::to_string))
+        .unwrap_or_else(|| full_text.to_string());
+    if let Some(code) = code {
         if DENIED_CODES.contains(&code) {
             return ElbError::AccessDenied { action, message };
         }
@@ -142,30 +173,20 @@ where
             return ElbError::Transient { action, message };
         }
     }
-    match (&err, status) {
+    let mentions_credentials = full_text.to_ascii_lowercase().contains("credential");
+    match (transport, status) {
         (_, Some(403)) => ElbError::AccessDenied { action, message },
         (_, Some(s)) if s == 429 || s >= 500 => ElbError::Transient { action, message },
-        (SdkError::TimeoutError(_) | SdkError::DispatchFailure(_), _) => {
-            if text.to_ascii_lowercase().contains("credential") {
-                ElbError::NoCredentials {
-                    action,
-                    message: text,
-                }
-            } else {
-                ElbError::Transient {
-                    action,
-                    message: text,
-                }
-            }
-        }
-        (SdkError::ConstructionFailure(_), _)
-            if text.to_ascii_lowercase().contains("credential") =>
-        {
+        (Transport::Failed | Transport::NotSent, _) if mentions_credentials => {
             ElbError::NoCredentials {
                 action,
-                message: text,
+                message: full_text.to_string(),
             }
         }
+        (Transport::Failed, _) => ElbError::Transient {
+            action,
+            message: full_text.to_string(),
+        },
         _ => ElbError::Aws {
             action,
             message: match code {
@@ -703,5 +724,103 @@ impl StateStore for S3Store {
         }
         out.sort();
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_and_server_errors_are_transient() {
+        for (code, status) in [
+            (Some("Throttling"), Some(400)),
+            (Some("RequestLimitExceeded"), Some(503)),
+            (Some("SlowDown"), Some(503)),
+            (None, Some(500)),
+            (Some("Whatever"), Some(502)),
+            (None, Some(429)),
+        ] {
+            let e = decide(
+                "ec2:DescribeInstances",
+                code,
+                None,
+                status,
+                Transport::Answered,
+                "",
+            );
+            assert!(e.is_transient(), "{code:?} {status:?}: {e}");
+        }
+        let e = decide(
+            "x",
+            None,
+            None,
+            None,
+            Transport::Failed,
+            "connection refused",
+        );
+        assert!(e.is_transient());
+    }
+
+    #[test]
+    fn access_denied_names_the_action() {
+        let e = decide(
+            "elasticloadbalancing:RegisterTargets",
+            Some("AccessDenied"),
+            Some("User: arn:aws:iam::1:user/x is not authorized"),
+            Some(400),
+            Transport::Answered,
+            "",
+        );
+        let text = e.to_string();
+        assert!(matches!(e, ElbError::AccessDenied { .. }));
+        assert!(
+            text.contains("elasticloadbalancing:RegisterTargets"),
+            "{text}"
+        );
+        let e = decide(
+            "s3:PutObject",
+            None,
+            None,
+            Some(403),
+            Transport::Answered,
+            "",
+        );
+        assert!(e.to_string().contains("s3:PutObject"));
+        let e = decide(
+            "ec2:DescribeInstances",
+            Some("UnauthorizedOperation"),
+            None,
+            Some(403),
+            Transport::Answered,
+            "",
+        );
+        assert!(matches!(e, ElbError::AccessDenied { .. }));
+    }
+
+    #[test]
+    fn missing_credentials_and_plain_failures() {
+        let e = decide(
+            "ec2:DescribeInstances",
+            None,
+            None,
+            None,
+            Transport::NotSent,
+            "failed to load credentials",
+        );
+        assert!(matches!(e, ElbError::NoCredentials { .. }), "{e}");
+        let e = decide(
+            "elasticloadbalancing:DescribeTargetGroups",
+            Some("ValidationError"),
+            Some("bad name"),
+            Some(400),
+            Transport::Answered,
+            "",
+        );
+        assert!(!e.is_transient());
+        assert_eq!(
+            e.to_string(),
+            "elasticloadbalancing:DescribeTargetGroups failed: ValidationError: bad name"
+        );
     }
 }
