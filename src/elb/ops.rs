@@ -61,6 +61,23 @@ pub struct LbStatus {
     pub serving: Vec<String>,
     /// Members grouped by cluster tag (`-` for instances without one).
     pub clusters: BTreeMap<String, Vec<String>>,
+    /// The last recorded switch, when the state bucket is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_switch: Option<SwitchRecord>,
+    /// Who holds the lock right now, when the state bucket is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<state::LockRecord>,
+}
+
+/// Adds the state bucket's view (last switch, lock holder) to a status.
+pub async fn add_bookkeeping<S: StateStore>(
+    store: &S,
+    status: &mut LbStatus,
+    lb: &LbRef,
+) -> Result<(), ElbError> {
+    status.last_switch = state::read_record(store, lb).await?;
+    status.lock = state::read_lock(store, lb).await?;
+    Ok(())
 }
 
 pub async fn status<L: LoadBalancerApi, D: InstanceDirectory>(
@@ -111,6 +128,8 @@ pub async fn status<L: LoadBalancerApi, D: InstanceDirectory>(
         members: out_members,
         serving: serving.into_iter().collect(),
         clusters,
+        last_switch: None,
+        lock: None,
     })
 }
 

@@ -244,6 +244,17 @@ pub async fn read_record<S: StateStore>(
     }
 }
 
+pub async fn read_lock<S: StateStore>(
+    store: &S,
+    lb: &LbRef,
+) -> Result<Option<LockRecord>, ElbError> {
+    let key = lock_key(lb);
+    match store.get(&key).await? {
+        Some(obj) => Ok(Some(from_json(&key, &obj.body)?)),
+        None => Ok(None),
+    }
+}
+
 pub async fn write_record<S: StateStore>(store: &S, record: &SwitchRecord) -> Result<(), ElbError> {
     store.put(&state_key(&record.lb), to_json(record)).await
 }
