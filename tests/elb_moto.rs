@@ -994,3 +994,72 @@ async fn instances_filter_is_applied_with_all_pages() {
     both.sort();
     assert_eq!(w.tg_members().await, both, "--keep-old leaves A in");
 }
+
+/// The README demo: the fixture script builds the estate, then pre-live and
+/// live are switched to B and rolled back, all through the Terraform outputs.
+#[tokio::test]
+async fn readme_demo_fixture_switches_and_rolls_back() {
+    let Some(moto) = support::moto() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let tf = dir.path().join("shell.json");
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/moto-elb-fixture.py");
+    let made = Command::new("python3")
+        .arg(&fixture)
+        .args([
+            "--endpoint",
+            &moto.endpoint(),
+            "--tf-output",
+            tf.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let w = World {
+        aws: clients(&moto.endpoint()).await,
+        moto,
+        _dir: dir,
+        tf,
+        a: Vec::new(),
+        b: Vec::new(),
+        tg_arn: String::new(),
+    };
+    let serving = |out: &Output| -> Vec<serde_json::Value> {
+        let v: serde_json::Value = serde_json::from_str(&stdout(out)).unwrap();
+        v["load_balancers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|lb| lb["serving"].clone())
+            .collect()
+    };
+    let status = || w.run(&["elb", "status", "--tf-output", w.tf(), "-o", "json"]);
+    let a = serde_json::json!(["a"]);
+    let b = serde_json::json!(["b"]);
+    assert_eq!(serving(&status()), vec![a.clone(), a.clone()]);
+    for lb in ["pre-live", "live"] {
+        let out = w.run(&with(&[
+            "elb",
+            "switch",
+            "--lb",
+            lb,
+            "--tf-output",
+            w.tf(),
+            "--to",
+            "b",
+        ]));
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(serving(&status()), vec![b.clone(), b.clone()]);
+    for lb in ["live", "pre-live"] {
+        let out = w.run(&with(&[
+            "elb",
+            "rollback",
+            "--lb",
+            lb,
+            "--tf-output",
+            w.tf(),
+        ]));
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(serving(&status()), vec![a.clone(), a]);
+}

@@ -11,6 +11,15 @@ pub mod ops;
 pub mod state;
 pub mod tf;
 
+/// Prints a line to stdout; a reader that went away (`| head`) is no reason
+/// to panic half-way through a switch report.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
@@ -391,7 +400,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         );
     }
     match args.output {
-        Format::Json => println!(
+        Format::Json => say!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "load_balancers": out }))?
         ),
@@ -406,7 +415,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     s.serving.join(" + ")
                 };
-                println!(
+                say!(
                     "{label} ({}, {}) serves {serving}; {} of {} member(s) healthy",
                     s.kind,
                     s.vpc_id.as_deref().unwrap_or("no VPC"),
@@ -425,9 +434,9 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                     ]);
                 }
                 if s.members.is_empty() {
-                    println!("  (no members)");
+                    say!("  (no members)");
                 } else {
-                    println!("{table}");
+                    say!("{table}");
                 }
             }
         }
@@ -476,19 +485,23 @@ async fn switch(args: SwitchArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| "(nothing)".into());
     if plan.is_noop() {
-        println!(
+        say!(
             "{} ({}) already has every instance of {} and nothing to remove; nothing to do",
-            lb.name, lb.kind, args.to
+            lb.name,
+            lb.kind,
+            args.to
         );
         return Ok(ExitCode::SUCCESS);
     }
     if args.dry_run {
-        println!(
+        say!(
             "dry run: switch {} ({}) from {from} to {}; nothing will be changed",
-            lb.name, lb.kind, args.to
+            lb.name,
+            lb.kind,
+            args.to
         );
         for (i, step) in plan.steps(&timing).iter().enumerate() {
-            println!("  {}. {step}", i + 1);
+            say!("  {}. {step}", i + 1);
         }
         if let Some(b) = &bucket {
             dry_run_lock_note(&aws, b, &lb).await;
@@ -514,7 +527,7 @@ async fn switch(args: SwitchArgs) -> anyhow::Result<ExitCode> {
     let result = ops::execute_switch(&cx, &plan).await;
     sig.abort();
     result?;
-    println!("switched {} from {from} to {}", lb.name, args.to);
+    say!("switched {} from {from} to {}", lb.name, args.to);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -523,15 +536,17 @@ async fn dry_run_lock_note(aws: &Aws, bucket: &str, lb: &LbRef) {
     use model::StateStore;
     let store = aws.bucket(bucket);
     match store.get(&state::lock_key(lb)).await {
-        Ok(None) => println!("  lock: free"),
+        Ok(None) => say!("  lock: free"),
         Ok(Some(obj)) => match serde_json::from_slice::<state::LockRecord>(&obj.body) {
-            Ok(l) => println!(
+            Ok(l) => say!(
                 "  lock: HELD by {} ({}) since {}: a real run would be refused",
-                l.owner, l.operation, l.created_at
+                l.owner,
+                l.operation,
+                l.created_at
             ),
-            Err(_) => println!("  lock: held (unreadable lock object)"),
+            Err(_) => say!("  lock: held (unreadable lock object)"),
         },
-        Err(e) => println!("  lock: cannot read ({e})"),
+        Err(e) => say!("  lock: cannot read ({e})"),
     }
 }
 
@@ -568,12 +583,12 @@ async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         }
     );
     if args.dry_run {
-        println!("dry run: roll back {summary}; nothing will be changed");
+        say!("dry run: roll back {summary}; nothing will be changed");
         let mut n = 1;
-        println!("  {n}. take the lock of {} in the state bucket", lb.name);
+        say!("  {n}. take the lock of {} in the state bucket", lb.name);
         if !plan.add.is_empty() {
             n += 1;
-            println!(
+            say!(
                 "  {n}. register {} and wait up to {}s until they are healthy",
                 plan.add.join(", "),
                 timing.health_timeout.as_secs()
@@ -581,7 +596,7 @@ async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         }
         if !plan.remove.is_empty() {
             n += 1;
-            println!(
+            say!(
                 "  {n}. check that {} keeps a healthy member, then deregister {} and wait up to {}s for draining",
                 lb.name,
                 plan.remove.join(", "),
@@ -590,9 +605,9 @@ async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         }
         if plan.add.is_empty() && plan.remove.is_empty() {
             n += 1;
-            println!("  {n}. nothing: the membership already matches the record");
+            say!("  {n}. nothing: the membership already matches the record");
         }
-        println!("  {}. append an audit record and release the lock", n + 1);
+        say!("  {}. append an audit record and release the lock", n + 1);
         dry_run_lock_note(&aws, &bucket, &lb).await;
         return Ok(ExitCode::SUCCESS);
     }
@@ -609,7 +624,7 @@ async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         report: &print_event,
     };
     ops::execute_rollback(&cx, &lb).await?;
-    println!("rolled back {}", lb.name);
+    say!("rolled back {}", lb.name);
     Ok(ExitCode::SUCCESS)
 }
 
