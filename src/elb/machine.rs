@@ -182,6 +182,11 @@ impl<'a, L: LoadBalancerApi> Machine<'a, L> {
         self.check_cancel()
     }
 
+    /// Current membership, read with the same retries as every step.
+    pub async fn members(&self, lb: &LbRef) -> Result<Vec<String>, ElbError> {
+        Ok(members(&self.call("health", || self.api.health(lb)).await?))
+    }
+
     /// Makes the membership `target` again, adding before removing, and never
     /// removing while the result would have no healthy member.
     pub async fn restore(&self, lb: &LbRef, target: &[String]) -> Result<(), ElbError> {

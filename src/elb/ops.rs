@@ -337,7 +337,7 @@ pub async fn execute_switch<L: LoadBalancerApi, S: StateStore>(
 ) -> Result<(), ElbError> {
     let lb = &plan.lb;
     let lock = state::acquire(cx.store, lb, &cx.who, "switch", &cx.lock, Utc::now()).await?;
-    let result = switch_locked(cx, plan).await;
+    let result = switch_locked(cx, plan, &lock).await;
     let released = state::release(cx.store, lock).await;
     match (result, released) {
         (Err(e), _) => Err(e),
@@ -349,6 +349,7 @@ pub async fn execute_switch<L: LoadBalancerApi, S: StateStore>(
 async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
     cx: &Context<'_, L, S>,
     plan: &Plan,
+    lock: &state::Lock,
 ) -> Result<(), ElbError> {
     let lb = &plan.lb;
     let last = state::read_record(cx.store, lb).await?;
@@ -365,6 +366,18 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
         )));
     }
     let t = &plan.transition;
+    // The plan was read before the lock: if someone changed the membership in
+    // between, the recorded `before` would be wrong, and so would a rollback.
+    let machine = Machine::new(cx.api, cx.timing.clone(), cx.cancel.clone(), cx.report);
+    let now = machine.members(lb).await?;
+    if now != t.before {
+        return Err(ElbError::Input(format!(
+            "the membership of {} changed since the switch was planned ({} -> {}); run it again",
+            lb.name,
+            list_or_none(&t.before),
+            list_or_none(&now)
+        )));
+    }
     let mut record = SwitchRecord {
         operation_id: state::new_id(),
         lb: lb.clone(),
@@ -380,6 +393,8 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
         detail: None,
     };
     state::write_record(cx.store, &record).await?;
+    // Second look at the lock, for stores that ignore `If-None-Match`.
+    state::verify(cx.store, lock).await?;
     (cx.report)(&Event::Step(format!(
         "recorded membership of {} as {} ({})",
         lb.name,
@@ -387,7 +402,6 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
         record.operation_id
     )));
 
-    let machine = Machine::new(cx.api, cx.timing.clone(), cx.cancel.clone(), cx.report);
     let outcome = machine.switch(lb, t).await;
     let (phase, result, err) = match outcome {
         Ok(()) => (Phase::Completed, "completed".to_string(), None),

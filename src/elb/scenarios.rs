@@ -227,9 +227,10 @@ async fn throttling_is_retried_with_backoff() {
     assert_eq!(
         retries,
         vec![
+            // The membership re-check under the lock is the first health read.
+            ("health", 1),
             ("register", 1),
             ("register", 2),
-            ("health", 1),
             ("deregister", 1),
             ("deregister", 2),
             ("deregister", 3)
@@ -584,4 +585,29 @@ fn guard_refuses_last_healthy_member() {
     let health = vec![h("a", Healthy), h("b", Unhealthy), h("c", Draining)];
     assert!(super::machine::guard(&lb, &health, &ids(&["a"])).is_err());
     assert!(super::machine::guard(&lb, &health, &ids(&["b"])).is_ok());
+}
+
+#[tokio::test]
+async fn membership_changed_after_planning_is_refused_untouched() {
+    use super::model::LoadBalancerApi;
+    let lb = lb_with(vec![Healthy]);
+    let p = plan(&lb).await;
+    // Someone else registers an instance between our plan and our lock.
+    lb.register(&lb.lb, &ids(&["i-x"])).await.unwrap();
+    let store = FakeStore::default();
+    let report = |_: &Event| {};
+    let err = ops::execute_switch(&cx(&lb, &store, &report, Cancel::never()), &p)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("changed since the switch was planned"),
+        "{err}"
+    );
+    assert_eq!(lb.members(), ids(&["i-a1", "i-a2", "i-x"]));
+    assert!(
+        store.keys().is_empty(),
+        "no record, no lock left: {:?}",
+        store.keys()
+    );
 }
