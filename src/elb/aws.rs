@@ -114,11 +114,18 @@ const DENIED_CODES: &[&str] = &[
     "AccessDenied",
     "AccessDeniedException",
     "UnauthorizedOperation",
+    "UnauthorizedAccess",
+];
+
+/// The caller is not who it claims to be: a credentials problem, not IAM policy.
+const REJECTED_CODES: &[&str] = &[
     "AuthFailure",
     "InvalidClientTokenId",
+    "InvalidAccessKeyId",
     "SignatureDoesNotMatch",
     "ExpiredToken",
     "ExpiredTokenException",
+    "RequestExpired",
 ];
 
 /// Maps an SDK error to ours; `action` is the IAM action the call needs.
@@ -168,6 +175,9 @@ pub fn decide(
     if let Some(code) = code {
         if DENIED_CODES.contains(&code) {
             return ElbError::AccessDenied { action, message };
+        }
+        if REJECTED_CODES.contains(&code) {
+            return ElbError::CredentialsRejected { action, message };
         }
         if THROTTLING_CODES.contains(&code) {
             return ElbError::Transient { action, message };
@@ -796,6 +806,20 @@ mod tests {
             "",
         );
         assert!(matches!(e, ElbError::AccessDenied { .. }));
+    }
+
+    #[test]
+    fn rejected_credentials_are_not_called_a_permission_problem() {
+        let e = decide(
+            "ec2:DescribeInstances",
+            Some("InvalidClientTokenId"),
+            Some("The security token included in the request is invalid."),
+            Some(403),
+            Transport::Answered,
+            "",
+        );
+        assert!(matches!(e, ElbError::CredentialsRejected { .. }), "{e}");
+        assert!(e.to_string().contains("ec2:DescribeInstances"));
     }
 
     #[test]

@@ -36,6 +36,13 @@ pub enum ElbError {
         action: &'static str,
         message: String,
     },
+    #[error(
+        "AWS rejected the credentials on {action} (expired, wrong region/partition, or mistyped keys?): {message}"
+    )]
+    CredentialsRejected {
+        action: &'static str,
+        message: String,
+    },
     #[error("access denied: the caller may not call {action} ({message})")]
     AccessDenied {
         action: &'static str,

@@ -243,14 +243,19 @@ impl<'a, L: LoadBalancerApi> Machine<'a, L> {
 
     async fn wait_healthy(&self, lb: &LbRef, ids: &[String], need: usize) -> Result<(), ElbError> {
         let deadline = Instant::now() + self.timing.health_timeout;
+        let mut last = None;
         loop {
             let health = self.call("health", || self.api.health(lb)).await?;
             let healthy = healthy_count(&health, Some(ids));
-            self.emit(Event::Health {
-                healthy,
-                need,
-                of: ids.len(),
-            });
+            // Report changes only: a five-minute wait should not print sixty lines.
+            if last != Some(healthy) {
+                self.emit(Event::Health {
+                    healthy,
+                    need,
+                    of: ids.len(),
+                });
+                last = Some(healthy);
+            }
             if healthy >= need {
                 return Ok(());
             }
