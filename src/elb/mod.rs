@@ -238,7 +238,7 @@ impl Pacing {
         let drain_timeout = match (self.drain_timeout, configured) {
             (Some(d), Some(c)) if d < c => {
                 report(&Event::Warning(format!(
-                    "--drain-timeout {}s is shorter than the {}s draining delay of {}: the switch will time out and roll back",
+                    "--drain-timeout {}s is shorter than the {}s draining delay of {}: the drain wait may time out, which rolls the switch back",
                     d.as_secs(),
                     c.as_secs(),
                     lb.name
