@@ -390,21 +390,10 @@ impl LoadBalancerApi for Aws {
                     .iter()
                     .filter_map(|s| {
                         let id = s.instance_id()?.to_string();
-                        let description = s.description().unwrap_or_default();
-                        let health = match s.state().unwrap_or_default() {
-                            "InService" => Health::Healthy,
-                            // During connection draining classic ELB reports the
-                            // instance OutOfService with this description.
-                            "OutOfService"
-                                if description
-                                    .to_ascii_lowercase()
-                                    .contains("deregistration currently in progress") =>
-                            {
-                                Health::Draining
-                            }
-                            "OutOfService" => Health::Unhealthy,
-                            _ => Health::Unknown,
-                        };
+                        let health = classic_health(
+                            s.state().unwrap_or_default(),
+                            s.description().unwrap_or_default(),
+                        );
                         let reason = [s.reason_code(), s.description()]
                             .into_iter()
                             .flatten()
@@ -437,15 +426,7 @@ impl LoadBalancerApi for Aws {
                             .and_then(|t| t.state())
                             .map(|s| s.as_str().to_string())
                             .unwrap_or_default();
-                        let health = match state.as_str() {
-                            "healthy" => Health::Healthy,
-                            "initial" => Health::Initial,
-                            "unhealthy" => Health::Unhealthy,
-                            "unused" => Health::Unused,
-                            "unavailable" => Health::Unavailable,
-                            "draining" | "unhealthy.draining" => Health::Draining,
-                            _ => Health::Unknown,
-                        };
+                        let health = target_health(&state);
                         let reason = th.and_then(|t| t.reason()).map(|r| r.as_str().to_string());
                         Some(MemberHealth { id, health, reason })
                     })
@@ -525,6 +506,36 @@ impl LoadBalancerApi for Aws {
             }
         }
         Ok(())
+    }
+}
+
+/// Classic ELB states. During connection draining the instance is reported
+/// `OutOfService` with a description saying so: that is not a member any more.
+pub fn classic_health(state: &str, description: &str) -> Health {
+    match state {
+        "InService" => Health::Healthy,
+        "OutOfService"
+            if description
+                .to_ascii_lowercase()
+                .contains("deregistration currently in progress") =>
+        {
+            Health::Draining
+        }
+        "OutOfService" => Health::Unhealthy,
+        _ => Health::Unknown,
+    }
+}
+
+/// ELBv2 target states; unknown future states count as not healthy.
+pub fn target_health(state: &str) -> Health {
+    match state {
+        "healthy" => Health::Healthy,
+        "initial" => Health::Initial,
+        "unhealthy" => Health::Unhealthy,
+        "unused" => Health::Unused,
+        "unavailable" => Health::Unavailable,
+        "draining" | "unhealthy.draining" => Health::Draining,
+        _ => Health::Unknown,
     }
 }
 
@@ -806,6 +817,31 @@ mod tests {
             "",
         );
         assert!(matches!(e, ElbError::AccessDenied { .. }));
+    }
+
+    #[test]
+    fn health_words_of_both_apis() {
+        assert_eq!(classic_health("InService", "N/A"), Health::Healthy);
+        assert_eq!(
+            classic_health(
+                "OutOfService",
+                "Instance has failed at least the UnhealthyThreshold"
+            ),
+            Health::Unhealthy
+        );
+        assert_eq!(
+            classic_health(
+                "OutOfService",
+                "Instance deregistration currently in progress."
+            ),
+            Health::Draining
+        );
+        assert_eq!(classic_health("Unknown", ""), Health::Unknown);
+        assert_eq!(target_health("healthy"), Health::Healthy);
+        assert_eq!(target_health("initial"), Health::Initial);
+        assert_eq!(target_health("draining"), Health::Draining);
+        assert_eq!(target_health("unused"), Health::Unused);
+        assert_eq!(target_health("something-new"), Health::Unknown);
     }
 
     #[test]
