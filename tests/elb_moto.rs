@@ -1063,3 +1063,83 @@ async fn readme_demo_fixture_switches_and_rolls_back() {
     }
     assert_eq!(serving(&status()), vec![a.clone(), a]);
 }
+
+/// More matching instances than one EC2 page (100) holds: every page is read.
+#[tokio::test]
+async fn discovery_reads_every_page() {
+    let Some(w) = world().await else { return };
+    let subnet = w
+        .aws
+        .ec2
+        .describe_instances()
+        .instance_ids(&w.b[0])
+        .send()
+        .await
+        .unwrap()
+        .reservations()[0]
+        .instances()[0]
+        .subnet_id()
+        .unwrap()
+        .to_string();
+    let ami = w
+        .aws
+        .ec2
+        .describe_images()
+        .owners("amazon")
+        .send()
+        .await
+        .unwrap()
+        .images()[0]
+        .image_id()
+        .unwrap()
+        .to_string();
+    // One reservation each: moto pages by reservation.
+    let mut more = Vec::new();
+    for _ in 0..103 {
+        more.extend(
+            run_instances(
+                &w.aws,
+                &ami,
+                &subnet,
+                1,
+                &[("abshift:cluster", "b"), ("abshift:role", "ingress")],
+            )
+            .await,
+        );
+    }
+    more.sort();
+    // A first page of 100 is not the whole answer.
+    let first = w
+        .aws
+        .ec2
+        .describe_instances()
+        .filters(
+            Filter::builder()
+                .name("tag:abshift:role")
+                .values("ingress")
+                .build(),
+        )
+        .max_results(100)
+        .send()
+        .await
+        .unwrap();
+    assert!(first.next_token().is_some(), "moto returned a single page");
+    let out = w.run(&[
+        "elb",
+        "switch",
+        "--lb",
+        "live",
+        "--tf-output",
+        w.tf(),
+        "--to",
+        "b",
+        "--dry-run",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let register = text.lines().find(|l| l.contains(". register ")).unwrap();
+    assert_eq!(register.matches("i-").count(), 105, "{register}");
+    assert!(more.iter().all(|id| register.contains(id.as_str())));
+    assert!(register.contains(&w.b[0]));
+    assert!(text.contains("105 of 105 instance(s) of b"), "{text}");
+}

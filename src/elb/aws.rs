@@ -539,6 +539,10 @@ pub fn target_health(state: &str) -> Health {
     }
 }
 
+/// Explicit page size, so that paging is always exercised the same way (AWS
+/// allows 5..=1000 with filters).
+const EC2_PAGE_SIZE: i32 = 100;
+
 fn instance_info(i: &aws_sdk_ec2::types::Instance) -> Option<InstanceInfo> {
     Some(InstanceInfo {
         id: i.instance_id()?.to_string(),
@@ -573,6 +577,7 @@ impl Aws {
                 .ec2
                 .describe_instances()
                 .set_filters(Some(filters.clone()))
+                .max_results(EC2_PAGE_SIZE)
                 .set_next_token(token.clone())
                 .send()
                 .await
