@@ -357,7 +357,8 @@ async fn rollback_refuses_to_go_dark_when_a_died_meanwhile() {
     let text = err.to_string();
     assert!(text.contains("ROLLBACK INCOMPLETE"), "{text}");
     assert!(text.contains("no healthy member"), "{text}");
-    // Nothing was removed: both clusters stay registered.
+    // Nothing was removed: both clusters stay registered. (A's own death made
+    // the load balancer dark; abshift never added to that by deregistering.)
     assert_eq!(lb.members(), ids(&["i-a1", "i-a2", "i-b1", "i-b2"]));
     assert!(!lb.log().iter().any(|l| l.starts_with("deregister")));
     assert_eq!(phase(&store, &lb), Phase::RollbackIncomplete);
@@ -455,6 +456,7 @@ async fn bad_input_is_refused_before_any_change() {
     req.from_cluster = Some("b".into());
     assert!(ops::plan_switch(&lb, &ec2(), &lb.lb, &req).await.is_err());
     assert!(lb.log().iter().all(|l| l == "health"), "{:?}", lb.log());
+    lb.assert_never_dark();
 }
 
 #[tokio::test]
@@ -610,4 +612,5 @@ async fn membership_changed_after_planning_is_refused_untouched() {
         "no record, no lock left: {:?}",
         store.keys()
     );
+    lb.assert_never_dark();
 }
