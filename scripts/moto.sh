@@ -18,6 +18,8 @@ fi
 "${server[@]}" -H 127.0.0.1 -p "$port" >&2 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
+# Being killed (Ctrl-C, kill %1) also stops moto: turn the signal into an exit.
+trap 'exit 143' TERM INT HUP
 
 # Wait for whichever comes first: stdin closing, or moto exiting by itself.
 exec 3<&0
