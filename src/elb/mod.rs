@@ -1,30 +1,668 @@
-//! Load balancer switching between cluster A's and B's ingress instances.
-//! Not built yet: the command tree is here so the CLI is complete.
+//! `abshift elb status|switch|rollback`: move the live and pre-live load
+//! balancers from cluster A's ingress instances to B's, health-gated, never dark.
+//! This file is the CLI edge: flags, validation, printing, Ctrl-C, exit codes.
 
+pub mod aws;
+pub mod error;
+pub mod machine;
+pub mod model;
+pub mod names;
+pub mod ops;
+pub mod state;
+pub mod tf;
+
+/// Prints a line to stdout; a reader that went away (`| head`) is no reason
+/// to panic half-way through a switch report.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod scenarios;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
-use crate::error::NotYetAvailable;
+use crate::error::UsageError;
+use aws::Aws;
+use error::ElbError;
+use machine::{Cancel, Event, Timing};
+use model::{LbRef, LoadBalancerApi};
+use ops::{Context, Selector, SwitchRequest};
+use state::LockOptions;
+use tf::{LbRole, TfOutputs};
 
 #[derive(Debug, Subcommand)]
 pub enum ElbCommand {
     /// Show each load balancer's members grouped by cluster, with health.
-    Status(PlaceholderArgs),
+    Status(StatusArgs),
     /// Move a load balancer from A's ingress instances to B's, health-gated.
-    Switch(PlaceholderArgs),
+    Switch(SwitchArgs),
     /// Restore the membership recorded by the last switch.
-    Rollback(PlaceholderArgs),
+    Rollback(RollbackArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
-pub struct PlaceholderArgs {}
+pub struct StatusArgs {
+    /// Load balancer by role, resolved through --tf-output (repeatable; default: both when --tf-output is given).
+    #[arg(long, value_enum)]
+    pub lb: Vec<LbRole>,
+    /// Load balancer by name: classic ELB name, target group name or ARN, or an ALB/NLB with one target group (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub lb_name: Vec<String>,
+    /// JSON of `terraform output -json` for the VPC shell.
+    #[arg(long, value_name = "FILE")]
+    pub tf_output: Option<PathBuf>,
+    /// EC2 tag whose value names an instance's cluster.
+    #[arg(long, default_value = names::TAG_CLUSTER, value_name = "KEY")]
+    pub cluster_tag: String,
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+/// One load balancer, by role or by name.
+#[derive(Debug, Args)]
+pub struct LbArgs {
+    /// Load balancer by role, resolved through --tf-output.
+    #[arg(
+        long,
+        value_enum,
+        required_unless_present = "lb_name",
+        conflicts_with = "lb_name"
+    )]
+    pub lb: Option<LbRole>,
+    /// Load balancer by name: classic ELB name, target group name or ARN, or an ALB/NLB with one target group.
+    #[arg(long, value_name = "NAME")]
+    pub lb_name: Option<String>,
+    /// JSON of `terraform output -json` for the VPC shell (load balancers and state bucket).
+    #[arg(long, value_name = "FILE")]
+    pub tf_output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// S3 bucket for lock, state and audit (default: the `state_bucket` Terraform output).
+    #[arg(long, env = names::ENV_STATE_BUCKET, value_name = "BUCKET")]
+    pub state_bucket: Option<String>,
+    /// Take over a lock older than --lock-stale-after.
+    #[arg(long)]
+    pub break_lock: bool,
+    /// Age after which a lock counts as stale (e.g. 30m, 2h).
+    #[arg(long, default_value = "30m", value_name = "DUR")]
+    pub lock_stale_after: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TimingArgs {
+    /// How long new members may take to become healthy (1s to 1h).
+    #[arg(long, default_value = "5m", value_name = "DUR")]
+    pub health_timeout: String,
+    /// How long deregistered members may take to drain (1s to 1h; default: the load balancer's draining delay + 30s).
+    #[arg(long, value_name = "DUR")]
+    pub drain_timeout: Option<String>,
+    /// Time between health polls.
+    #[arg(long, default_value = "5s", value_name = "DUR")]
+    pub poll_interval: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    #[command(flatten)]
+    pub lb: LbArgs,
+    /// Cluster to move the load balancer to (value of the cluster tag).
+    #[arg(long, value_name = "CLUSTER")]
+    pub to: String,
+    /// Cluster to move it away from (default: every member not in --to).
+    #[arg(long, value_name = "CLUSTER")]
+    pub from: Option<String>,
+    /// Tag an ingress instance carries besides the cluster tag (repeatable; replaces the default abshift:role=ingress).
+    #[arg(long = "instance-tag", value_name = "KEY=VALUE")]
+    pub instance_tags: Vec<String>,
+    /// EC2 tag whose value names an instance's cluster.
+    #[arg(long, default_value = names::TAG_CLUSTER, value_name = "KEY")]
+    pub cluster_tag: String,
+    /// New members that must be healthy before old ones are removed (default: all).
+    #[arg(long, value_name = "N")]
+    pub min_healthy: Option<usize>,
+    /// Register the new members but leave the old ones in.
+    #[arg(long)]
+    pub keep_old: bool,
+    /// Print every step and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+    #[command(flatten)]
+    pub timing: TimingArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub lb: LbArgs,
+    /// Print what would be restored and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+    #[command(flatten)]
+    pub timing: TimingArgs,
+}
 
 pub async fn run(cmd: ElbCommand) -> anyhow::Result<ExitCode> {
-    let name = match cmd {
-        ElbCommand::Status(_) => "elb status",
-        ElbCommand::Switch(_) => "elb switch",
-        ElbCommand::Rollback(_) => "elb rollback",
+    match cmd {
+        ElbCommand::Status(a) => status(a).await,
+        ElbCommand::Switch(a) => switch(a).await,
+        ElbCommand::Rollback(a) => rollback(a).await,
+    }
+}
+
+/// Parses `90`, `90s`, `500ms`, `5m`, `1h`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" | "sec" | "secs" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" | "mins" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
     };
-    Err(NotYetAvailable(name).into())
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+fn duration_flag(flag: &str, value: &str) -> Result<Duration, UsageError> {
+    parse_duration(value).ok_or_else(|| {
+        UsageError(format!(
+            "{flag} `{value}` is not a duration (e.g. 90s, 5m, 1h)"
+        ))
+    })
+}
+
+fn bounded(flag: &str, value: &str) -> Result<Duration, UsageError> {
+    let d = duration_flag(flag, value)?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(3600) {
+        return Err(UsageError(format!("{flag} {value} is outside 1s..3600s")));
+    }
+    Ok(d)
+}
+
+/// Validated flags, before any AWS call: bad input must change nothing.
+struct Pacing {
+    health_timeout: Duration,
+    drain_timeout: Option<Duration>,
+    poll_interval: Duration,
+}
+
+fn pacing(t: &TimingArgs) -> Result<Pacing, UsageError> {
+    let poll_interval = duration_flag("--poll-interval", &t.poll_interval)?;
+    if poll_interval.is_zero() || poll_interval > Duration::from_secs(300) {
+        return Err(UsageError(format!(
+            "--poll-interval {} is outside (0s, 300s]",
+            t.poll_interval
+        )));
+    }
+    Ok(Pacing {
+        health_timeout: bounded("--health-timeout", &t.health_timeout)?,
+        drain_timeout: t
+            .drain_timeout
+            .as_deref()
+            .map(|d| bounded("--drain-timeout", d))
+            .transpose()?,
+        poll_interval,
+    })
+}
+
+impl Pacing {
+    fn timing(&self, lb: &LbRef, report: &dyn Fn(&Event)) -> Timing {
+        let configured = lb.drain_delay;
+        let drain_timeout = match (self.drain_timeout, configured) {
+            (Some(d), Some(c)) if d < c => {
+                report(&Event::Warning(format!(
+                    "--drain-timeout {}s is shorter than the {}s draining delay of {}: the drain wait may time out, which rolls the switch back",
+                    d.as_secs(),
+                    c.as_secs(),
+                    lb.name
+                )));
+                d
+            }
+            (Some(d), _) => d,
+            (None, Some(c)) => (c + Duration::from_secs(30))
+                .clamp(Duration::from_secs(1), Duration::from_secs(3600)),
+            (None, None) => Duration::from_secs(300),
+        };
+        Timing {
+            poll_interval: self.poll_interval,
+            health_timeout: self.health_timeout,
+            drain_timeout,
+            ..Timing::default()
+        }
+    }
+}
+
+fn selector(cluster_tag: &str, tags: &[String]) -> Result<Selector, UsageError> {
+    let mut parsed = Vec::new();
+    for t in tags {
+        match t.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                parsed.push((k.trim().to_string(), v.trim().to_string()))
+            }
+            _ => {
+                return Err(UsageError(format!("--instance-tag `{t}` is not KEY=VALUE")));
+            }
+        }
+    }
+    if parsed.is_empty() {
+        parsed.push((names::TAG_ROLE.to_string(), names::ROLE_INGRESS.to_string()));
+    }
+    if cluster_tag.trim().is_empty() {
+        return Err(UsageError("--cluster-tag must not be empty".into()));
+    }
+    Ok(Selector {
+        cluster_tag: cluster_tag.to_string(),
+        tags: parsed,
+    })
+}
+
+fn load_tf(path: Option<&PathBuf>) -> Result<Option<TfOutputs>, ElbError> {
+    path.map(|p| TfOutputs::load(p)).transpose()
+}
+
+/// The name to resolve for `--lb ROLE` / `--lb-name NAME`.
+fn lb_name(
+    args: &LbArgs,
+    tf: Option<&TfOutputs>,
+) -> Result<(String, Option<LbRole>), anyhow::Error> {
+    if let Some(name) = &args.lb_name {
+        return Ok((name.clone(), None));
+    }
+    let role = args.lb.expect("clap requires --lb or --lb-name");
+    let tf = tf.ok_or_else(|| {
+        UsageError(format!(
+            "--lb {} needs --tf-output FILE (or name the load balancer with --lb-name)",
+            role.as_str()
+        ))
+    })?;
+    Ok((tf.lb(role)?, Some(role)))
+}
+
+fn bucket(state: &StateArgs, tf: Option<&TfOutputs>) -> Option<String> {
+    state
+        .state_bucket
+        .clone()
+        .or_else(|| tf.and_then(|t| t.state_bucket()))
+}
+
+fn lock_options(state: &StateArgs) -> Result<LockOptions, UsageError> {
+    Ok(LockOptions {
+        break_lock: state.break_lock,
+        stale_after: duration_flag("--lock-stale-after", &state.lock_stale_after)?,
+    })
+}
+
+fn print_event(e: &Event) {
+    match e {
+        Event::Step(s) => eprintln!("==> {s}"),
+        Event::Health { healthy, need, of } => {
+            eprintln!("    {healthy} of {of} healthy (need {need})")
+        }
+        Event::Retry {
+            action,
+            attempt,
+            delay,
+            message,
+        } => eprintln!(
+            "    {action} failed ({message}); retry {attempt} in {:.1}s",
+            delay.as_secs_f64()
+        ),
+        Event::RollingBack(cause) => {
+            eprintln!("!!! {cause}; rolling back to the recorded membership")
+        }
+        Event::Warning(w) => eprintln!("warning: {w}"),
+    }
+}
+
+/// Ctrl-C flips the cancel flag; the machine then rolls back.
+fn ctrl_c() -> (Cancel, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let handle = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "!!! interrupted: finishing the current call, then rolling back (Ctrl-C again is ignored)"
+            );
+            let _ = tx.send(true);
+            // Keep the handler installed so a second Ctrl-C cannot kill the rollback.
+            loop {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    (Cancel::new(rx), handle)
+}
+
+async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let tf = load_tf(args.tf_output.as_ref())?;
+    let mut wanted: Vec<(String, Option<LbRole>)> = Vec::new();
+    let roles = if args.lb.is_empty() && args.lb_name.is_empty() {
+        if tf.is_none() {
+            return Err(UsageError(
+                "name load balancers with --lb-name, or give --tf-output FILE (optionally with --lb live|pre-live)"
+                    .into(),
+            )
+            .into());
+        }
+        vec![LbRole::Live, LbRole::PreLive]
+    } else {
+        args.lb.clone()
+    };
+    for role in roles {
+        let tf = tf
+            .as_ref()
+            .ok_or_else(|| UsageError(format!("--lb {} needs --tf-output FILE", role.as_str())))?;
+        wanted.push((tf.lb(role)?, Some(role)));
+    }
+    wanted.extend(args.lb_name.iter().map(|n| (n.clone(), None)));
+
+    let aws = Aws::load().await?;
+    let mut out = Vec::new();
+    for (name, role) in wanted {
+        let lb = aws.resolve(&name).await?;
+        out.push(
+            ops::status(
+                &aws,
+                &aws,
+                &lb,
+                role.map(|r| r.as_str().to_string()),
+                &args.cluster_tag,
+            )
+            .await?,
+        );
+    }
+    match args.output {
+        Format::Json => say!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "load_balancers": out }))?
+        ),
+        Format::Text => {
+            for s in &out {
+                let label = match &s.role {
+                    Some(r) => format!("{r}: {}", s.name),
+                    None => s.name.clone(),
+                };
+                let serving = if s.serving.is_empty() {
+                    "NOTHING (no healthy member)".to_string()
+                } else {
+                    s.serving.join(" + ")
+                };
+                say!(
+                    "{label} ({}, {}) serves {serving}; {} of {} member(s) healthy",
+                    s.kind,
+                    s.vpc_id.as_deref().unwrap_or("no VPC"),
+                    s.healthy,
+                    s.members.len()
+                );
+                let mut table = Table::new();
+                table.load_preset(UTF8_FULL_CONDENSED);
+                table.set_header(["CLUSTER", "INSTANCE", "HEALTH", "REASON"]);
+                for m in &s.members {
+                    table.add_row([
+                        m.cluster.clone().unwrap_or_else(|| "-".into()),
+                        m.id.clone(),
+                        m.health.to_string(),
+                        m.reason.clone().unwrap_or_default(),
+                    ]);
+                }
+                if s.members.is_empty() {
+                    say!("  (no members)");
+                } else {
+                    say!("{table}");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn switch(args: SwitchArgs) -> anyhow::Result<ExitCode> {
+    let pacing = pacing(&args.timing)?;
+    let lock = lock_options(&args.state)?;
+    let selector = selector(&args.cluster_tag, &args.instance_tags)?;
+    if args.to.trim().is_empty() {
+        return Err(UsageError("--to must name a cluster".into()).into());
+    }
+    let tf = load_tf(args.lb.tf_output.as_ref())?;
+    let (name, _role) = lb_name(&args.lb, tf.as_ref())?;
+    let bucket = bucket(&args.state, tf.as_ref());
+    if bucket.is_none() && !args.dry_run {
+        return Err(UsageError(format!(
+            "no state bucket: pass --state-bucket, set {}, or give --tf-output with a `{}` output",
+            names::ENV_STATE_BUCKET,
+            names::TF_STATE_BUCKET
+        ))
+        .into());
+    }
+
+    let aws = Aws::load().await?;
+    let lb = aws.resolve(&name).await?;
+    let timing = pacing.timing(&lb, &print_event);
+    let req = SwitchRequest {
+        to_cluster: args.to.clone(),
+        from_cluster: args.from.clone(),
+        selector,
+        min_healthy: args.min_healthy,
+        keep_old: args.keep_old,
+    };
+    let plan = ops::plan_switch(&aws, &aws, &lb, &req).await?;
+    if plan.healthy_now == 0 && !plan.transition.before.is_empty() {
+        print_event(&Event::Warning(format!(
+            "{} has no healthy member right now",
+            lb.name
+        )));
+    }
+    let from = plan
+        .from_cluster
+        .clone()
+        .unwrap_or_else(|| "(nothing)".into());
+    if plan.is_noop() {
+        say!(
+            "{} ({}) already has every instance of {} and nothing to remove; nothing to do",
+            lb.name,
+            lb.kind,
+            args.to
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.dry_run {
+        say!(
+            "dry run: switch {} ({}) from {from} to {}; nothing will be changed",
+            lb.name,
+            lb.kind,
+            args.to
+        );
+        for (i, step) in plan.steps(&timing).iter().enumerate() {
+            say!("  {}. {step}", i + 1);
+        }
+        if let Some(b) = &bucket {
+            dry_run_lock_note(&aws, b, &lb).await;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let bucket = bucket.expect("checked above");
+    let store = aws.bucket(&bucket);
+    let (cancel, sig) = ctrl_c();
+    let cx = Context {
+        api: &aws,
+        store: &store,
+        who: state::who(),
+        lock,
+        timing,
+        cancel,
+        report: &print_event,
+    };
+    eprintln!(
+        "==> switching {} ({}) from {from} to {}",
+        lb.name, lb.kind, args.to
+    );
+    let result = ops::execute_switch(&cx, &plan).await;
+    sig.abort();
+    result?;
+    say!("switched {} from {from} to {}", lb.name, args.to);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Read-only look at the lock for `--dry-run`: says whether a real run would block.
+async fn dry_run_lock_note(aws: &Aws, bucket: &str, lb: &LbRef) {
+    use model::StateStore;
+    let store = aws.bucket(bucket);
+    match store.get(&state::lock_key(lb)).await {
+        Ok(None) => say!("  lock: free"),
+        Ok(Some(obj)) => match serde_json::from_slice::<state::LockRecord>(&obj.body) {
+            Ok(l) => say!(
+                "  lock: HELD by {} ({}) since {}: a real run would be refused",
+                l.owner,
+                l.operation,
+                l.created_at
+            ),
+            Err(_) => say!("  lock: held (unreadable lock object)"),
+        },
+        Err(e) => say!("  lock: cannot read ({e})"),
+    }
+}
+
+async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
+    let pacing = pacing(&args.timing)?;
+    let lock = lock_options(&args.state)?;
+    let tf = load_tf(args.lb.tf_output.as_ref())?;
+    let (name, _role) = lb_name(&args.lb, tf.as_ref())?;
+    let bucket = bucket(&args.state, tf.as_ref()).ok_or_else(|| {
+        UsageError(format!(
+            "no state bucket: pass --state-bucket, set {}, or give --tf-output with a `{}` output",
+            names::ENV_STATE_BUCKET,
+            names::TF_STATE_BUCKET
+        ))
+    })?;
+    let aws = Aws::load().await?;
+    let lb = aws.resolve(&name).await?;
+    let store = aws.bucket(&bucket);
+    let timing = pacing.timing(&lb, &print_event);
+    let plan = ops::plan_rollback(&aws, &store, &lb).await?;
+    let r = &plan.record;
+    let summary = format!(
+        "{} to the membership recorded before switch {} ({} -> {}, by {}, {}): {}",
+        lb.name,
+        r.operation_id,
+        r.from_cluster.as_deref().unwrap_or("-"),
+        r.to_cluster,
+        r.by,
+        r.phase.as_str(),
+        if r.before.is_empty() {
+            "(none)".to_string()
+        } else {
+            r.before.join(", ")
+        }
+    );
+    if args.dry_run {
+        say!("dry run: roll back {summary}; nothing will be changed");
+        let mut n = 1;
+        say!("  {n}. take the lock of {} in the state bucket", lb.name);
+        if !plan.add.is_empty() {
+            n += 1;
+            say!(
+                "  {n}. register {} and wait up to {}s until they are healthy",
+                plan.add.join(", "),
+                timing.health_timeout.as_secs()
+            );
+        }
+        if !plan.remove.is_empty() {
+            n += 1;
+            say!(
+                "  {n}. check that {} keeps a healthy member, then deregister {} and wait up to {}s for draining",
+                lb.name,
+                plan.remove.join(", "),
+                timing.drain_timeout.as_secs()
+            );
+        }
+        if plan.add.is_empty() && plan.remove.is_empty() {
+            n += 1;
+            say!("  {n}. nothing: the membership already matches the record");
+        }
+        say!("  {}. append an audit record and release the lock", n + 1);
+        dry_run_lock_note(&aws, &bucket, &lb).await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("==> rolling back {summary}");
+    let cx = Context {
+        api: &aws,
+        store: &store,
+        who: state::who(),
+        lock,
+        timing,
+        // Restoring only adds before it removes; a Ctrl-C here kills the process
+        // and leaves at worst both memberships registered.
+        cancel: Cancel::never(),
+        report: &print_event,
+    };
+    ops::execute_rollback(&cx, &lb).await?;
+    say!("rolled back {}", lb.name);
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("-1s"), None);
+        assert!(bounded("--drain-timeout", "0s").is_err());
+        assert!(bounded("--drain-timeout", "3601s").is_err());
+        assert!(bounded("--drain-timeout", "3600s").is_ok());
+    }
+
+    #[test]
+    fn instance_tags_replace_the_role_default() {
+        let s = selector(names::TAG_CLUSTER, &[]).unwrap();
+        assert_eq!(
+            s.filter_for("b"),
+            vec![
+                (names::TAG_CLUSTER.to_string(), "b".to_string()),
+                (names::TAG_ROLE.to_string(), names::ROLE_INGRESS.to_string())
+            ]
+        );
+        let s = selector("team:cluster", &["tier=edge".into()]).unwrap();
+        assert_eq!(
+            s.filter_for("b"),
+            vec![
+                ("team:cluster".to_string(), "b".to_string()),
+                ("tier".to_string(), "edge".to_string())
+            ]
+        );
+        assert!(selector(names::TAG_CLUSTER, &["novalue".into()]).is_err());
+    }
 }

@@ -1,0 +1,122 @@
+//! The failures of the load balancer commands, as data: the CLI edge turns them
+//! into one line, the state machine decides from them whether to retry
+//! (`Transient`) or roll back (everything else).
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ElbError {
+    #[error(
+        "load balancer `{0}` not found (looked for a classic ELB, an ELBv2 target group and an ELBv2 load balancer of that name)"
+    )]
+    UnknownLoadBalancer(String),
+    #[error(
+        "ELBv2 load balancer `{name}` has {count} target groups; name the target group instead"
+    )]
+    AmbiguousLoadBalancer { name: String, count: usize },
+    #[error(
+        "target group `{name}` has target type `{target_type}`; only `instance` target groups can be switched"
+    )]
+    UnsupportedTargetType { name: String, target_type: String },
+    #[error("no running EC2 instances match {filter}")]
+    NoInstances { filter: String },
+    #[error(
+        "instance {instance} is in {instance_vpc}, but load balancer `{lb}` is in {lb_vpc}; refusing to register it"
+    )]
+    WrongVpc {
+        instance: String,
+        instance_vpc: String,
+        lb: String,
+        lb_vpc: String,
+    },
+    #[error(
+        "no AWS credentials found for {action} (set AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run on a role): {message}"
+    )]
+    NoCredentials {
+        action: &'static str,
+        message: String,
+    },
+    #[error(
+        "AWS rejected the credentials on {action} (expired, wrong region/partition, or mistyped keys?): {message}"
+    )]
+    CredentialsRejected {
+        action: &'static str,
+        message: String,
+    },
+    #[error("access denied: the caller may not call {action} ({message})")]
+    AccessDenied {
+        action: &'static str,
+        message: String,
+    },
+    #[error("{action} failed temporarily: {message}")]
+    Transient {
+        action: &'static str,
+        message: String,
+    },
+    #[error("{action} failed: {message}")]
+    Aws {
+        action: &'static str,
+        message: String,
+    },
+    #[error(
+        "only {healthy} of the required {need} new member(s) became healthy within {}s", waited.as_secs()
+    )]
+    HealthTimeout {
+        healthy: usize,
+        need: usize,
+        waited: Duration,
+    },
+    #[error(
+        "new members stopped being healthy before the old ones were removed ({healthy} healthy, {need} required)"
+    )]
+    Flapped { healthy: usize, need: usize },
+    #[error("removing {removing} would leave `{lb}` with no healthy member; not deregistering")]
+    WouldGoDark { lb: String, removing: String },
+    #[error("{} still draining after {}s", ids.join(", "), waited.as_secs())]
+    DrainTimeout { ids: Vec<String>, waited: Duration },
+    #[error("interrupted (Ctrl-C)")]
+    Cancelled,
+    #[error(
+        "`{lb}` is locked by {owner} ({operation}) since {since}, {age_secs}s ago; {}",
+        if *stale { "the lock is stale: pass --break-lock to take it over".to_string() }
+        else { format!("a lock can be broken with --break-lock only once it is older than {stale_after_secs}s") }
+    )]
+    LockHeld {
+        lb: String,
+        owner: String,
+        operation: String,
+        since: String,
+        age_secs: i64,
+        stale: bool,
+        stale_after_secs: u64,
+    },
+    #[error("{}", switch_failed(cause, rollback.as_deref()))]
+    SwitchFailed {
+        cause: Box<ElbError>,
+        rollback: Option<Box<ElbError>>,
+    },
+    #[error("lock of `{lb}` was taken over by {owner} while this command held it")]
+    LockLost { lb: String, owner: String },
+    #[error("no switch of `{0}` is recorded in the state bucket; nothing to roll back")]
+    NothingRecorded(String),
+    #[error("state object {key} is unreadable: {message}")]
+    CorruptState { key: String, message: String },
+    #[error("{0}")]
+    Input(String),
+}
+
+impl ElbError {
+    /// Errors worth another attempt: throttling and server-side failures.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ElbError::Transient { .. })
+    }
+}
+
+fn switch_failed(cause: &ElbError, rollback: Option<&ElbError>) -> String {
+    match rollback {
+        None => format!("switch failed: {cause}; rolled back to the recorded membership"),
+        Some(e) => format!(
+            "switch failed: {cause}; ROLLBACK INCOMPLETE: {e}; the load balancer may hold old and new members: fix the cause, then run `abshift elb rollback`"
+        ),
+    }
+}

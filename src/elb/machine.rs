@@ -1,0 +1,391 @@
+//! The switch state machine: register the new members, wait for them to be
+//! healthy, deregister the old ones, wait for draining — and on any failure put
+//! the recorded membership back. Pure logic over `LoadBalancerApi`, so every
+//! path (timeouts, flapping, throttling, Ctrl-C) is unit-tested with fakes.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::error::ElbError;
+use super::model::{Health, LbRef, LoadBalancerApi, MemberHealth, healthy_count, members};
+
+/// Deadlines and poll/retry pacing. Production values come from the flags;
+/// tests use milliseconds.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub poll_interval: Duration,
+    pub health_timeout: Duration,
+    pub drain_timeout: Duration,
+    /// Total tries of one API call when it fails transiently (throttling, 5xx).
+    pub attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            poll_interval: Duration::from_secs(5),
+            health_timeout: Duration::from_secs(300),
+            drain_timeout: Duration::from_secs(300),
+            attempts: 6,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(20),
+        }
+    }
+}
+
+/// What a switch changes, decided (and recorded) before anything is touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// Membership when the switch started: what a rollback restores.
+    pub before: Vec<String>,
+    pub register: Vec<String>,
+    pub deregister: Vec<String>,
+    /// The new cluster's instances whose health gates the deregistration.
+    pub gate: Vec<String>,
+    pub min_healthy: usize,
+}
+
+/// Progress reports, so the CLI can print and tests can observe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Step(String),
+    Health {
+        healthy: usize,
+        need: usize,
+        of: usize,
+    },
+    Retry {
+        action: &'static str,
+        attempt: u32,
+        delay: Duration,
+        message: String,
+    },
+    RollingBack(String),
+    Warning(String),
+}
+
+/// Ctrl-C as a value: `true` once the operator asked to stop. A machine checks
+/// it between steps and while waiting, never in the middle of an API call, so
+/// that it always knows what it has changed.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Option<watch::Receiver<bool>>);
+
+impl Cancel {
+    pub fn never() -> Self {
+        Cancel(None)
+    }
+    pub fn new(rx: watch::Receiver<bool>) -> Self {
+        Cancel(Some(rx))
+    }
+    fn is_set(&self) -> bool {
+        self.0.as_ref().is_some_and(|rx| *rx.borrow())
+    }
+}
+
+/// Outcome of a failed switch: why it failed, and whether the rollback worked.
+#[derive(Debug)]
+pub struct Failure {
+    pub cause: ElbError,
+    pub rollback: Result<(), ElbError>,
+}
+
+pub struct Machine<'a, L> {
+    api: &'a L,
+    timing: Timing,
+    cancel: Cancel,
+    report: &'a (dyn Fn(&Event) + Sync),
+}
+
+impl<'a, L: LoadBalancerApi> Machine<'a, L> {
+    pub fn new(
+        api: &'a L,
+        timing: Timing,
+        cancel: Cancel,
+        report: &'a (dyn Fn(&Event) + Sync),
+    ) -> Self {
+        Machine {
+            api,
+            timing,
+            cancel,
+            report,
+        }
+    }
+
+    /// A rollback must finish even if the operator presses Ctrl-C again.
+    fn uncancellable(&self) -> Machine<'a, L> {
+        Machine {
+            api: self.api,
+            timing: self.timing.clone(),
+            cancel: Cancel::never(),
+            report: self.report,
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        (self.report)(&event);
+    }
+
+    /// Runs the transition; on any failure restores `t.before`.
+    pub async fn switch(&self, lb: &LbRef, t: &Transition) -> Result<(), Failure> {
+        match self.forward(lb, t).await {
+            Ok(()) => Ok(()),
+            Err(cause) => {
+                self.emit(Event::RollingBack(cause.to_string()));
+                let rollback = self.uncancellable().restore(lb, &t.before).await;
+                Err(Failure { cause, rollback })
+            }
+        }
+    }
+
+    async fn forward(&self, lb: &LbRef, t: &Transition) -> Result<(), ElbError> {
+        self.check_cancel()?;
+        if !t.register.is_empty() {
+            self.emit(Event::Step(format!(
+                "registering {} with {}",
+                t.register.join(", "),
+                lb.name
+            )));
+            self.call("register", || self.api.register(lb, &t.register))
+                .await?;
+            self.check_cancel()?;
+        }
+        self.wait_healthy(lb, &t.gate, t.min_healthy).await?;
+        if t.deregister.is_empty() {
+            return Ok(());
+        }
+        self.check_cancel()?;
+        // Health may have changed since the wait ended: judge on a fresh read.
+        let health = self.call("health", || self.api.health(lb)).await?;
+        let healthy = healthy_count(&health, Some(&t.gate));
+        if healthy < t.min_healthy {
+            return Err(ElbError::Flapped {
+                healthy,
+                need: t.min_healthy,
+            });
+        }
+        guard(lb, &health, &t.deregister)?;
+        self.emit(Event::Step(format!(
+            "deregistering {} from {}",
+            t.deregister.join(", "),
+            lb.name
+        )));
+        self.call("deregister", || self.api.deregister(lb, &t.deregister))
+            .await?;
+        // A Ctrl-C that arrived during the call still means "undo".
+        self.check_cancel()?;
+        self.wait_drained(lb, &t.deregister).await?;
+        self.check_cancel()
+    }
+
+    /// Current membership, read with the same retries as every step.
+    pub async fn members(&self, lb: &LbRef) -> Result<Vec<String>, ElbError> {
+        Ok(members(&self.call("health", || self.api.health(lb)).await?))
+    }
+
+    /// Makes the membership `target` again, adding before removing, and never
+    /// removing while the result would have no healthy member.
+    pub async fn restore(&self, lb: &LbRef, target: &[String]) -> Result<(), ElbError> {
+        let health = self.call("health", || self.api.health(lb)).await?;
+        let current = members(&health);
+        let add: Vec<String> = target
+            .iter()
+            .filter(|id| !current.contains(id))
+            .cloned()
+            .collect();
+        let remove: Vec<String> = current
+            .iter()
+            .filter(|id| !target.contains(id))
+            .cloned()
+            .collect();
+        if add.is_empty() && remove.is_empty() {
+            self.emit(Event::Step(format!(
+                "{} already has the recorded membership",
+                lb.name
+            )));
+            return Ok(());
+        }
+        if !add.is_empty() {
+            self.emit(Event::Step(format!(
+                "re-registering {} with {}",
+                add.join(", "),
+                lb.name
+            )));
+            self.call("register", || self.api.register(lb, &add))
+                .await?;
+            self.wait_healthy(lb, &add, add.len()).await?;
+        }
+        if !remove.is_empty() {
+            let health = self.call("health", || self.api.health(lb)).await?;
+            guard(lb, &health, &remove)?;
+            self.emit(Event::Step(format!(
+                "deregistering {} from {}",
+                remove.join(", "),
+                lb.name
+            )));
+            self.call("deregister", || self.api.deregister(lb, &remove))
+                .await?;
+            // The membership is restored once the call returns; connections
+            // still draining past the deadline are worth a warning, not a failure.
+            match self.wait_drained(lb, &remove).await {
+                Err(e @ ElbError::DrainTimeout { .. }) => {
+                    self.emit(Event::Warning(e.to_string()));
+                }
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn wait_healthy(&self, lb: &LbRef, ids: &[String], need: usize) -> Result<(), ElbError> {
+        let deadline = Instant::now() + self.timing.health_timeout;
+        let mut last = None;
+        loop {
+            let health = self.call("health", || self.api.health(lb)).await?;
+            let healthy = healthy_count(&health, Some(ids));
+            // Report changes only: a five-minute wait should not print sixty lines.
+            if last != Some(healthy) {
+                self.emit(Event::Health {
+                    healthy,
+                    need,
+                    of: ids.len(),
+                });
+                last = Some(healthy);
+            }
+            if healthy >= need {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(ElbError::HealthTimeout {
+                    healthy,
+                    need,
+                    waited: self.timing.health_timeout,
+                });
+            }
+            self.pause(self.timing.poll_interval.min(deadline - now))
+                .await?;
+        }
+    }
+
+    async fn wait_drained(&self, lb: &LbRef, ids: &[String]) -> Result<(), ElbError> {
+        let deadline = Instant::now() + self.timing.drain_timeout;
+        let mut said = false;
+        loop {
+            let health = self.call("health", || self.api.health(lb)).await?;
+            let draining: Vec<String> = health
+                .iter()
+                .filter(|m| m.health == Health::Draining && ids.contains(&m.id))
+                .map(|m| m.id.clone())
+                .collect();
+            if draining.is_empty() {
+                return Ok(());
+            }
+            if !said {
+                self.emit(Event::Step(format!(
+                    "waiting for {} to drain",
+                    draining.join(", ")
+                )));
+                said = true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(ElbError::DrainTimeout {
+                    ids: draining,
+                    waited: self.timing.drain_timeout,
+                });
+            }
+            self.pause(self.timing.poll_interval.min(deadline - now))
+                .await?;
+        }
+    }
+
+    /// One API call, retried with exponential backoff while it fails transiently.
+    async fn call<T, F, Fut>(&self, action: &'static str, f: F) -> Result<T, ElbError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, ElbError>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match f().await {
+                Err(e) if e.is_transient() && attempt < self.timing.attempts => {
+                    let delay = backoff(&self.timing, attempt);
+                    self.emit(Event::Retry {
+                        action,
+                        attempt,
+                        delay,
+                        message: e.to_string(),
+                    });
+                    self.pause(delay).await?;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn check_cancel(&self) -> Result<(), ElbError> {
+        if self.cancel.is_set() {
+            Err(ElbError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sleeps, but wakes up at once (with `Cancelled`) on Ctrl-C.
+    async fn pause(&self, d: Duration) -> Result<(), ElbError> {
+        let Some(rx) = &self.cancel.0 else {
+            tokio::time::sleep(d).await;
+            return Ok(());
+        };
+        let mut rx = rx.clone();
+        if *rx.borrow() {
+            return Err(ElbError::Cancelled);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => Ok(()),
+            r = rx.wait_for(|c| *c) => match r {
+                Ok(_) => Err(ElbError::Cancelled),
+                // Nobody can cancel any more: just wait.
+                Err(_) => {
+                    tokio::time::sleep(d).await;
+                    Ok(())
+                }
+            },
+        }
+    }
+}
+
+/// The invariant: refuse a deregistration that would leave no healthy member.
+pub fn guard(lb: &LbRef, health: &[MemberHealth], removing: &[String]) -> Result<(), ElbError> {
+    let remaining = health
+        .iter()
+        .filter(|m| m.health == Health::Healthy && !removing.contains(&m.id))
+        .count();
+    if remaining == 0 {
+        return Err(ElbError::WouldGoDark {
+            lb: lb.name.clone(),
+            removing: removing.join(", "),
+        });
+    }
+    Ok(())
+}
+
+fn backoff(t: &Timing, attempt: u32) -> Duration {
+    let exp = t
+        .backoff_base
+        .saturating_mul(1u32 << (attempt - 1).min(16))
+        .min(t.backoff_max);
+    // Up to 25% jitter so that two operators' retries do not stay in step.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = exp / 4 * (nanos % 100) / 100;
+    exp + jitter
+}

@@ -1,0 +1,552 @@
+//! The three operations end to end — status, switch, rollback — composed from
+//! discovery, the state machine and the state bucket. Generic over the traits,
+//! so the same code runs against AWS, moto and the unit-test fakes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::error::ElbError;
+use super::machine::{Cancel, Event, Machine, Timing, Transition};
+use super::model::{
+    Health, InstanceDirectory, LbRef, LoadBalancerApi, StateStore, healthy_count, members,
+};
+use super::state::{self, AuditRecord, LockOptions, Phase, SwitchRecord};
+
+/// Which instances belong to a cluster: the cluster tag plus the role tags.
+#[derive(Debug, Clone)]
+pub struct Selector {
+    pub cluster_tag: String,
+    /// Tags every ingress instance carries besides the cluster tag.
+    pub tags: Vec<(String, String)>,
+}
+
+impl Selector {
+    pub fn filter_for(&self, cluster: &str) -> Vec<(String, String)> {
+        let mut out = vec![(self.cluster_tag.clone(), cluster.to_string())];
+        out.extend(self.tags.iter().cloned());
+        out
+    }
+
+    pub fn describe(&self, cluster: &str) -> String {
+        let tags: Vec<String> = self
+            .filter_for(cluster)
+            .iter()
+            .map(|(k, v)| format!("tag {k}={v}"))
+            .collect();
+        format!("{} (state running)", tags.join(", "))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberStatus {
+    pub id: String,
+    pub cluster: Option<String>,
+    pub health: Health,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LbStatus {
+    pub role: Option<String>,
+    pub name: String,
+    pub kind: String,
+    pub id: String,
+    pub vpc_id: Option<String>,
+    pub healthy: usize,
+    pub members: Vec<MemberStatus>,
+    /// Clusters with at least one healthy member: the ones taking traffic.
+    pub serving: Vec<String>,
+    /// Members grouped by cluster tag (`-` for instances without one).
+    pub clusters: BTreeMap<String, Vec<String>>,
+    /// The last recorded switch, when the state bucket is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_switch: Option<SwitchRecord>,
+    /// Who holds the lock right now, when the state bucket is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<state::LockRecord>,
+}
+
+/// Adds the state bucket's view (last switch, lock holder) to a status.
+pub async fn add_bookkeeping<S: StateStore>(
+    store: &S,
+    status: &mut LbStatus,
+    lb: &LbRef,
+) -> Result<(), ElbError> {
+    status.last_switch = state::read_record(store, lb).await?;
+    status.lock = state::read_lock(store, lb).await?;
+    Ok(())
+}
+
+pub async fn status<L: LoadBalancerApi, D: InstanceDirectory>(
+    api: &L,
+    dir: &D,
+    lb: &LbRef,
+    role: Option<String>,
+    cluster_tag: &str,
+) -> Result<LbStatus, ElbError> {
+    let health = api.health(lb).await?;
+    let ids: Vec<String> = health.iter().map(|m| m.id.clone()).collect();
+    let infos = if ids.is_empty() {
+        Vec::new()
+    } else {
+        dir.describe(&ids).await?
+    };
+    let cluster_of = |id: &str| {
+        infos
+            .iter()
+            .find(|i| i.id == id)
+            .and_then(|i| i.tags.get(cluster_tag).cloned())
+    };
+    let mut out_members = Vec::new();
+    let mut clusters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut serving = BTreeSet::new();
+    for m in &health {
+        let cluster = cluster_of(&m.id);
+        let group = cluster.clone().unwrap_or_else(|| "-".into());
+        if m.health == Health::Healthy {
+            serving.insert(group.clone());
+        }
+        clusters.entry(group).or_default().push(m.id.clone());
+        out_members.push(MemberStatus {
+            id: m.id.clone(),
+            cluster,
+            health: m.health.clone(),
+            reason: m.reason.clone(),
+        });
+    }
+    out_members.sort_by(|a, b| (&a.cluster, &a.id).cmp(&(&b.cluster, &b.id)));
+    Ok(LbStatus {
+        role,
+        name: lb.name.clone(),
+        kind: lb.kind.to_string(),
+        id: lb.id.clone(),
+        vpc_id: lb.vpc_id.clone(),
+        healthy: healthy_count(&health, None),
+        members: out_members,
+        serving: serving.into_iter().collect(),
+        clusters,
+        last_switch: None,
+        lock: None,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct SwitchRequest {
+    pub to_cluster: String,
+    pub from_cluster: Option<String>,
+    pub selector: Selector,
+    pub min_healthy: Option<usize>,
+    pub keep_old: bool,
+}
+
+/// Everything a switch will do, computed before anything changes: what
+/// `--dry-run` prints and what the state record keeps.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub lb: LbRef,
+    pub to_cluster: String,
+    pub from_cluster: Option<String>,
+    pub transition: Transition,
+    /// Members neither of the new cluster nor of `--from`: left alone.
+    pub untouched: Vec<String>,
+    pub healthy_now: usize,
+}
+
+impl Plan {
+    pub fn is_noop(&self) -> bool {
+        self.transition.register.is_empty() && self.transition.deregister.is_empty()
+    }
+
+    /// The steps in order, as sentences.
+    pub fn steps(&self, timing: &Timing) -> Vec<String> {
+        let t = &self.transition;
+        let lb = &self.lb.name;
+        let mut out = vec![
+            format!("take the lock of {lb} in the state bucket"),
+            format!(
+                "record the current membership of {lb}: {}",
+                list_or_none(&t.before)
+            ),
+        ];
+        if t.register.is_empty() {
+            out.push(format!(
+                "register nothing: {} already member(s)",
+                t.gate.join(", ")
+            ));
+        } else {
+            out.push(format!("register {} with {lb}", t.register.join(", ")));
+        }
+        out.push(format!(
+            "wait up to {}s until {} of {} instance(s) of {} report healthy (polling every {}s)",
+            timing.health_timeout.as_secs(),
+            t.min_healthy,
+            t.gate.len(),
+            self.to_cluster,
+            timing.poll_interval.as_secs_f64()
+        ));
+        if t.deregister.is_empty() {
+            out.push("deregister nothing (--keep-old, or no old members)".into());
+        } else {
+            out.push(format!(
+                "check that {lb} keeps a healthy member, then deregister {}",
+                t.deregister.join(", ")
+            ));
+            out.push(format!(
+                "wait up to {}s for {} to drain",
+                timing.drain_timeout.as_secs(),
+                t.deregister.join(", ")
+            ));
+        }
+        if !self.untouched.is_empty() {
+            out.push(format!(
+                "leave {} alone (neither {} nor {})",
+                self.untouched.join(", "),
+                self.to_cluster,
+                self.from_cluster.as_deref().unwrap_or("-")
+            ));
+        }
+        out.push("append an audit record and release the lock".into());
+        out
+    }
+}
+
+fn list_or_none(ids: &[String]) -> String {
+    if ids.is_empty() {
+        "(none)".into()
+    } else {
+        ids.join(", ")
+    }
+}
+
+/// Discovers the instances and validates the request. Reads only.
+pub async fn plan_switch<L: LoadBalancerApi, D: InstanceDirectory>(
+    api: &L,
+    dir: &D,
+    lb: &LbRef,
+    req: &SwitchRequest,
+) -> Result<Plan, ElbError> {
+    if req.from_cluster.as_deref() == Some(req.to_cluster.as_str()) {
+        return Err(ElbError::Input(format!(
+            "--from and --to both name cluster `{}`",
+            req.to_cluster
+        )));
+    }
+    let found = dir
+        .find_running(&req.selector.filter_for(&req.to_cluster))
+        .await?;
+    if found.is_empty() {
+        return Err(ElbError::NoInstances {
+            filter: req.selector.describe(&req.to_cluster),
+        });
+    }
+    if let Some(lb_vpc) = &lb.vpc_id {
+        for inst in &found {
+            if inst.vpc_id.as_deref() != Some(lb_vpc.as_str()) {
+                return Err(ElbError::WrongVpc {
+                    instance: inst.id.clone(),
+                    instance_vpc: inst.vpc_id.clone().unwrap_or_else(|| "no VPC".into()),
+                    lb: lb.name.clone(),
+                    lb_vpc: lb_vpc.clone(),
+                });
+            }
+        }
+    }
+    let mut gate: Vec<String> = found.iter().map(|i| i.id.clone()).collect();
+    gate.sort();
+    gate.dedup();
+    let min_healthy = req.min_healthy.unwrap_or(gate.len());
+    if min_healthy == 0 || min_healthy > gate.len() {
+        return Err(ElbError::Input(format!(
+            "--min-healthy {min_healthy} must be between 1 and the {} instance(s) of {}",
+            gate.len(),
+            req.to_cluster
+        )));
+    }
+
+    let health = api.health(lb).await?;
+    let before = members(&health);
+    let infos = if before.is_empty() {
+        Vec::new()
+    } else {
+        dir.describe(&before).await?
+    };
+    let cluster_of = |id: &str| {
+        infos
+            .iter()
+            .find(|i| i.id == id)
+            .and_then(|i| i.tags.get(&req.selector.cluster_tag).cloned())
+    };
+    let register: Vec<String> = gate
+        .iter()
+        .filter(|id| !before.contains(id))
+        .cloned()
+        .collect();
+    let others: Vec<String> = before
+        .iter()
+        .filter(|id| !gate.contains(id))
+        .cloned()
+        .collect();
+    let (old, untouched): (Vec<String>, Vec<String>) = match &req.from_cluster {
+        Some(from) => others
+            .into_iter()
+            .partition(|id| cluster_of(id).as_deref() == Some(from.as_str())),
+        None => (others, Vec::new()),
+    };
+    let from_cluster = req.from_cluster.clone().or_else(|| {
+        let names: BTreeSet<String> = old
+            .iter()
+            .map(|id| cluster_of(id).unwrap_or_else(|| "-".into()))
+            .collect();
+        (!names.is_empty()).then(|| names.into_iter().collect::<Vec<_>>().join("+"))
+    });
+    let deregister = if req.keep_old { Vec::new() } else { old };
+    Ok(Plan {
+        lb: lb.clone(),
+        to_cluster: req.to_cluster.clone(),
+        from_cluster,
+        transition: Transition {
+            before,
+            register,
+            deregister,
+            gate,
+            min_healthy,
+        },
+        untouched,
+        healthy_now: healthy_count(&health, None),
+    })
+}
+
+/// Everything an operation needs besides the plan.
+pub struct Context<'a, L, S> {
+    pub api: &'a L,
+    pub store: &'a S,
+    pub who: String,
+    pub lock: LockOptions,
+    pub timing: Timing,
+    pub cancel: Cancel,
+    pub report: &'a (dyn Fn(&Event) + Sync),
+}
+
+/// Lock, record, run the machine (which rolls back on failure), audit, unlock.
+pub async fn execute_switch<L: LoadBalancerApi, S: StateStore>(
+    cx: &Context<'_, L, S>,
+    plan: &Plan,
+) -> Result<(), ElbError> {
+    let lb = &plan.lb;
+    let lock = state::acquire(cx.store, lb, &cx.who, "switch", &cx.lock, Utc::now()).await?;
+    let result = switch_locked(cx, plan, &lock).await;
+    let released = state::release(cx.store, lock).await;
+    match (result, released) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(())) => Ok(()),
+    }
+}
+
+async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
+    cx: &Context<'_, L, S>,
+    plan: &Plan,
+    lock: &state::Lock,
+) -> Result<(), ElbError> {
+    let lb = &plan.lb;
+    let last = state::read_record(cx.store, lb).await?;
+    if let Some(last) =
+        last.filter(|r| matches!(r.phase, Phase::Started | Phase::RollbackIncomplete))
+    {
+        return Err(ElbError::Input(format!(
+            "the last switch of {} ({}, by {} at {}) ended `{}`; run `abshift elb rollback` first",
+            lb.name,
+            last.operation_id,
+            last.by,
+            last.started_at.to_rfc3339(),
+            last.phase.as_str()
+        )));
+    }
+    let t = &plan.transition;
+    // The plan was read before the lock: if someone changed the membership in
+    // between, the recorded `before` would be wrong, and so would a rollback.
+    let machine = Machine::new(cx.api, cx.timing.clone(), cx.cancel.clone(), cx.report);
+    let now = machine.members(lb).await?;
+    if now != t.before {
+        return Err(ElbError::Input(format!(
+            "the membership of {} changed since the switch was planned ({} -> {}); run it again",
+            lb.name,
+            list_or_none(&t.before),
+            list_or_none(&now)
+        )));
+    }
+    let mut record = SwitchRecord {
+        operation_id: state::new_id(),
+        lb: lb.clone(),
+        by: cx.who.clone(),
+        started_at: Utc::now(),
+        finished_at: None,
+        from_cluster: plan.from_cluster.clone(),
+        to_cluster: plan.to_cluster.clone(),
+        before: t.before.clone(),
+        register: t.register.clone(),
+        deregister: t.deregister.clone(),
+        phase: Phase::Started,
+        detail: None,
+    };
+    state::write_record(cx.store, &record).await?;
+    // Second look at the lock, for stores that ignore `If-None-Match`.
+    state::verify(cx.store, lock).await?;
+    (cx.report)(&Event::Step(format!(
+        "recorded membership of {} as {} ({})",
+        lb.name,
+        list_or_none(&t.before),
+        record.operation_id
+    )));
+
+    let outcome = machine.switch(lb, t).await;
+    let (phase, result, err) = match outcome {
+        Ok(()) => (Phase::Completed, "completed".to_string(), None),
+        Err(f) => match f.rollback {
+            Ok(()) => (
+                Phase::RolledBack,
+                "rolled-back".to_string(),
+                Some(ElbError::SwitchFailed {
+                    cause: Box::new(f.cause),
+                    rollback: None,
+                }),
+            ),
+            Err(rb) => (
+                Phase::RollbackIncomplete,
+                "rollback-incomplete".to_string(),
+                Some(ElbError::SwitchFailed {
+                    cause: Box::new(f.cause),
+                    rollback: Some(Box::new(rb)),
+                }),
+            ),
+        },
+    };
+    record.phase = phase;
+    record.finished_at = Some(Utc::now());
+    record.detail = err.as_ref().map(|e| e.to_string());
+    let after = cx.api.health(lb).await.map(|h| members(&h)).ok();
+    let audit = AuditRecord {
+        operation: "switch".into(),
+        operation_id: record.operation_id.clone(),
+        who: cx.who.clone(),
+        when: Utc::now(),
+        lb: lb.name.clone(),
+        lb_kind: lb.kind.to_string(),
+        from: plan.from_cluster.clone(),
+        to: plan.to_cluster.clone(),
+        before: t.before.clone(),
+        after: after.unwrap_or_default(),
+        result,
+        detail: record.detail.clone(),
+    };
+    // Bookkeeping failures must not hide what happened to the load balancer.
+    let bookkeeping = async {
+        state::write_record(cx.store, &record).await?;
+        state::append_audit(cx.store, lb, &audit).await
+    }
+    .await;
+    match (err, bookkeeping) {
+        (Some(e), Err(b)) => {
+            (cx.report)(&Event::Warning(format!(
+                "could not write the state record or audit: {b}"
+            )));
+            Err(e)
+        }
+        (Some(e), Ok(())) => Err(e),
+        (None, Err(b)) => Err(b),
+        (None, Ok(())) => Ok(()),
+    }
+}
+
+/// What a rollback would do: the recorded switch and the resulting changes.
+#[derive(Debug, Clone)]
+pub struct RollbackPlan {
+    pub record: SwitchRecord,
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+}
+
+pub async fn plan_rollback<L: LoadBalancerApi, S: StateStore>(
+    api: &L,
+    store: &S,
+    lb: &LbRef,
+) -> Result<RollbackPlan, ElbError> {
+    let record = state::read_record(store, lb)
+        .await?
+        .ok_or_else(|| ElbError::NothingRecorded(lb.name.clone()))?;
+    let current = members(&api.health(lb).await?);
+    let add = record
+        .before
+        .iter()
+        .filter(|id| !current.contains(id))
+        .cloned()
+        .collect();
+    let remove = current
+        .iter()
+        .filter(|id| !record.before.contains(id))
+        .cloned()
+        .collect();
+    Ok(RollbackPlan {
+        record,
+        add,
+        remove,
+    })
+}
+
+/// Restores the membership recorded by the last switch, under the lock.
+pub async fn execute_rollback<L: LoadBalancerApi, S: StateStore>(
+    cx: &Context<'_, L, S>,
+    lb: &LbRef,
+) -> Result<(), ElbError> {
+    let lock = state::acquire(cx.store, lb, &cx.who, "rollback", &cx.lock, Utc::now()).await?;
+    let result = rollback_locked(cx, lb).await;
+    let released = state::release(cx.store, lock).await;
+    result.and(released)
+}
+
+async fn rollback_locked<L: LoadBalancerApi, S: StateStore>(
+    cx: &Context<'_, L, S>,
+    lb: &LbRef,
+) -> Result<(), ElbError> {
+    let mut record = state::read_record(cx.store, lb)
+        .await?
+        .ok_or_else(|| ElbError::NothingRecorded(lb.name.clone()))?;
+    let before_now = cx.api.health(lb).await.map(|h| members(&h)).ok();
+    let machine = Machine::new(cx.api, cx.timing.clone(), cx.cancel.clone(), cx.report);
+    let outcome = machine.restore(lb, &record.before).await;
+    let after = cx.api.health(lb).await.map(|h| members(&h)).ok();
+    let (phase, result) = match &outcome {
+        Ok(()) => (Phase::RolledBack, "completed"),
+        Err(_) => (Phase::RollbackIncomplete, "failed"),
+    };
+    record.phase = phase;
+    record.finished_at = Some(Utc::now());
+    record.detail = outcome.as_ref().err().map(|e| e.to_string());
+    let audit = AuditRecord {
+        operation: "rollback".into(),
+        operation_id: state::new_id(),
+        who: cx.who.clone(),
+        when: Utc::now(),
+        lb: lb.name.clone(),
+        lb_kind: lb.kind.to_string(),
+        from: Some(record.to_cluster.clone()),
+        to: record
+            .from_cluster
+            .clone()
+            .unwrap_or_else(|| list_or_none(&record.before)),
+        before: before_now.unwrap_or_default(),
+        after: after.unwrap_or_default(),
+        result: result.into(),
+        detail: record.detail.clone(),
+    };
+    let bookkeeping = async {
+        state::write_record(cx.store, &record).await?;
+        state::append_audit(cx.store, lb, &audit).await
+    }
+    .await;
+    outcome?;
+    bookkeeping
+}

@@ -1,0 +1,295 @@
+//! Lock, last-switch record and audit trail in the state bucket. The lock is an
+//! object created only if absent (S3 `If-None-Match: *`), so two operators can
+//! never switch the same load balancer at once; the record is what `rollback`
+//! restores; the audit trail is one immutable object per operation.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::error::ElbError;
+use super::model::{LbRef, StateStore};
+use super::names::{S3_AUDIT_DIR, S3_LOCK_OBJECT, S3_STATE_OBJECT};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockRecord {
+    pub owner: String,
+    /// Random per acquisition: how a holder recognises its own lock.
+    pub token: String,
+    pub operation: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Written before the first change; still there after a crash.
+    Started,
+    Completed,
+    RolledBack,
+    /// The automatic rollback after a failure did not finish.
+    RollbackIncomplete,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Started => "started",
+            Phase::Completed => "completed",
+            Phase::RolledBack => "rolled-back",
+            Phase::RollbackIncomplete => "rollback-incomplete",
+        }
+    }
+}
+
+/// The last switch of one load balancer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SwitchRecord {
+    pub operation_id: String,
+    pub lb: LbRef,
+    pub by: String,
+    pub started_at: DateTime<Utc>,
+    #[serde(default)]
+    pub finished_at: Option<DateTime<Utc>>,
+    pub from_cluster: Option<String>,
+    pub to_cluster: String,
+    /// Membership before the switch: what `rollback` restores.
+    pub before: Vec<String>,
+    pub register: Vec<String>,
+    pub deregister: Vec<String>,
+    pub phase: Phase,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub operation: String,
+    pub operation_id: String,
+    pub who: String,
+    pub when: DateTime<Utc>,
+    pub lb: String,
+    pub lb_kind: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub before: Vec<String>,
+    pub after: Vec<String>,
+    pub result: String,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LockOptions {
+    pub break_lock: bool,
+    pub stale_after: Duration,
+}
+
+/// A held lock; give it back with [`release`].
+#[derive(Debug)]
+pub struct Lock {
+    key: String,
+    token: String,
+    lb: String,
+}
+
+pub fn lock_key(lb: &LbRef) -> String {
+    format!("{}/{S3_LOCK_OBJECT}", lb.folder())
+}
+
+pub fn state_key(lb: &LbRef) -> String {
+    format!("{}/{S3_STATE_OBJECT}", lb.folder())
+}
+
+pub fn audit_prefix(lb: &LbRef) -> String {
+    format!("{}/{S3_AUDIT_DIR}/", lb.folder())
+}
+
+/// Unique enough to tell two operations apart: time, process and a counter, hashed.
+pub fn new_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let now = Utc::now();
+    let mut h = Sha256::new();
+    h.update(now.timestamp_nanos_opt().unwrap_or(0).to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    h.update(who().as_bytes());
+    let digest = hex::encode(h.finalize());
+    format!("{}-{}", now.format("%Y%m%dT%H%M%S%.3fZ"), &digest[..8])
+}
+
+/// The operator, as the audit trail names them: local user at host.
+pub fn who() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".into());
+    format!("{user}@{host}")
+}
+
+fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(v).expect("records always serialise");
+    out.push(b'\n');
+    out
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(key: &str, body: &[u8]) -> Result<T, ElbError> {
+    serde_json::from_slice(body).map_err(|e| ElbError::CorruptState {
+        key: key.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Takes the lock of `lb`, or says who holds it.
+pub async fn acquire<S: StateStore>(
+    store: &S,
+    lb: &LbRef,
+    owner: &str,
+    operation: &str,
+    opts: &LockOptions,
+    now: DateTime<Utc>,
+) -> Result<Lock, ElbError> {
+    let key = lock_key(lb);
+    let record = LockRecord {
+        owner: owner.to_string(),
+        token: new_id(),
+        operation: operation.to_string(),
+        created_at: now,
+    };
+    let lock = Lock {
+        key: key.clone(),
+        token: record.token.clone(),
+        lb: lb.name.clone(),
+    };
+    // Two rounds at most: the second after a stale lock was broken, or after the
+    // holder released between our put and our read.
+    for round in 0..2 {
+        if store.put_if_absent(&key, to_json(&record)).await? {
+            verify(store, &lock).await?;
+            return Ok(lock);
+        }
+        let Some(existing) = store.get(&key).await? else {
+            continue;
+        };
+        let held: LockRecord = from_json(&key, &existing.body)?;
+        let since = existing.last_modified.unwrap_or(held.created_at);
+        let age = now.signed_duration_since(since);
+        let stale = age.to_std().is_ok_and(|a| a > opts.stale_after);
+        if stale && opts.break_lock && round == 0 {
+            tracing::warn!(owner = %held.owner, "breaking stale lock of {}", lb.name);
+            store.delete(&key).await?;
+            continue;
+        }
+        return Err(ElbError::LockHeld {
+            lb: lb.name.clone(),
+            owner: held.owner,
+            operation: held.operation,
+            since: since.to_rfc3339(),
+            age_secs: age.num_seconds(),
+            stale,
+            stale_after_secs: opts.stale_after.as_secs(),
+        });
+    }
+    Err(ElbError::LockLost {
+        lb: lb.name.clone(),
+        owner: "another operator".into(),
+    })
+}
+
+/// Reads the lock back: the guard for stores that ignore `If-None-Match`
+/// (the later writer wins there, and the earlier one sees a foreign token).
+pub async fn verify<S: StateStore>(store: &S, lock: &Lock) -> Result<(), ElbError> {
+    match store.get(&lock.key).await? {
+        Some(obj) => {
+            let held: LockRecord = from_json(&lock.key, &obj.body)?;
+            if held.token == lock.token {
+                Ok(())
+            } else {
+                Err(ElbError::LockLost {
+                    lb: lock.lb.clone(),
+                    owner: held.owner,
+                })
+            }
+        }
+        None => Err(ElbError::LockLost {
+            lb: lock.lb.clone(),
+            owner: "nobody (the lock object is gone)".into(),
+        }),
+    }
+}
+
+/// Gives the lock back, but only if it is still ours.
+pub async fn release<S: StateStore>(store: &S, lock: Lock) -> Result<(), ElbError> {
+    verify(store, &lock).await?;
+    store.delete(&lock.key).await
+}
+
+pub async fn read_record<S: StateStore>(
+    store: &S,
+    lb: &LbRef,
+) -> Result<Option<SwitchRecord>, ElbError> {
+    let key = state_key(lb);
+    match store.get(&key).await? {
+        Some(obj) => Ok(Some(from_json(&key, &obj.body)?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn read_lock<S: StateStore>(
+    store: &S,
+    lb: &LbRef,
+) -> Result<Option<LockRecord>, ElbError> {
+    let key = lock_key(lb);
+    match store.get(&key).await? {
+        Some(obj) => Ok(Some(from_json(&key, &obj.body)?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn write_record<S: StateStore>(store: &S, record: &SwitchRecord) -> Result<(), ElbError> {
+    store.put(&state_key(&record.lb), to_json(record)).await
+}
+
+/// Appends one audit record; never overwrites (create-only, unique key).
+pub async fn append_audit<S: StateStore>(
+    store: &S,
+    lb: &LbRef,
+    record: &AuditRecord,
+) -> Result<(), ElbError> {
+    let key = format!(
+        "{}{}-{}.json",
+        audit_prefix(lb),
+        record.operation_id,
+        record.operation
+    );
+    if store.put_if_absent(&key, to_json(record)).await? {
+        Ok(())
+    } else {
+        Err(ElbError::CorruptState {
+            key,
+            message: "an audit record with this id already exists".into(),
+        })
+    }
+}
+
+pub async fn read_audit<S: StateStore>(
+    store: &S,
+    lb: &LbRef,
+) -> Result<Vec<AuditRecord>, ElbError> {
+    let mut out = Vec::new();
+    for key in store.list(&audit_prefix(lb)).await? {
+        if let Some(obj) = store.get(&key).await? {
+            out.push(from_json(&key, &obj.body)?);
+        }
+    }
+    Ok(out)
+}
