@@ -26,7 +26,38 @@ mkdir -p plans
 "$ABSHIFT" migrate plan --from paas-a --to paas-b -o plans/demo-plan.json
 
 step "The plan, first objects of wave 0 and the last wave"
-jq -r '.objects[] | "wave \(.wave)  \(.action)  \(.kind) \(.namespace // "-")/\(.name)"' plans/demo-plan.json | head -n 8
+line='"wave \(.wave)  \(.action)  \(.kind) \(.namespace // "-")/\(.name)"'
+jq -r "[.objects[] | $line] | .[:8][]" plans/demo-plan.json
 echo "..."
-jq -r '.objects[] | "wave \(.wave)  \(.action)  \(.kind) \(.namespace // "-")/\(.name)"' plans/demo-plan.json | tail -n 3
+jq -r "[.objects[] | $line] | .[-3:][]" plans/demo-plan.json
+step "Load balancers: moto (the AWS API, on loopback) with A's and B's tagged ingress instances"
+MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# moto serves until its stdin closes: this shell holds the pipe, so it stops with the demo.
+exec {moto_fd}> >(exec bash scripts/moto.sh "$MOTO_PORT" 2>"$ABSHIFT_TESTENV/moto.log")
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
+deadline=$((SECONDS + 60))
+until curl -sf "$AWS_ENDPOINT_URL/moto-api/" >/dev/null; do
+  (( SECONDS < deadline )) || { echo "moto did not start (see $ABSHIFT_TESTENV/moto.log)" >&2; exit 1; }
+  sleep 0.2
+done
+TF=$ABSHIFT_TESTENV/shell-outputs.json
+python3 scripts/moto-elb-fixture.py --endpoint "$AWS_ENDPOINT_URL" --tf-output "$TF"
+"$ABSHIFT" elb status --tf-output "$TF"
+
+step "abshift elb switch --lb pre-live --to b --dry-run"
+"$ABSHIFT" elb switch --lb pre-live --tf-output "$TF" --to b --dry-run
+step "abshift elb switch --lb pre-live --to b"
+"$ABSHIFT" elb switch --lb pre-live --tf-output "$TF" --to b --poll-interval 1s
+step "Smoke check through pre-live: B's instances are its healthy members"
+"$ABSHIFT" elb status --lb pre-live --tf-output "$TF"
+step "abshift elb switch --lb live --to b --from a"
+"$ABSHIFT" elb switch --lb live --tf-output "$TF" --to b --from a --poll-interval 1s
+"$ABSHIFT" elb status --tf-output "$TF"
+step "abshift elb rollback --lb live, then switch live to b again"
+"$ABSHIFT" elb rollback --lb live --tf-output "$TF" --poll-interval 1s
+"$ABSHIFT" elb switch --lb live --tf-output "$TF" --to b --from a --poll-interval 1s
+"$ABSHIFT" elb status --tf-output "$TF"
+exec {moto_fd}>&-
+
 step "Demo complete"

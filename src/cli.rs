@@ -36,7 +36,7 @@ pub enum Command {
     Report(ReportArgs),
     /// Inspect and switch the live and pre-live load balancers between clusters.
     #[command(subcommand)]
-    Elb(crate::elb::ElbCommand),
+    Elb(Box<crate::elb::ElbCommand>),
     /// Replicate a key-value store (Consul KV, etcd) from A to B.
     #[command(subcommand)]
     Sync(crate::sync::SyncCommand),
@@ -196,7 +196,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             MigrateCommand::Verify(_) => Err(NotYetAvailable("migrate verify").into()),
         },
         Command::Report(_) => Err(NotYetAvailable("report").into()),
-        Command::Elb(cmd) => crate::elb::run(cmd).await,
+        Command::Elb(cmd) => crate::elb::run(*cmd).await,
         Command::Sync(cmd) => crate::sync::run(cmd).await,
         Command::Rules(args) => crate::commands::rules(args),
     }
