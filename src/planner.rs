@@ -466,3 +466,134 @@ fn index_target(listed: Listed) -> (TargetIndex, Vec<Warning>) {
     }
     (index, warnings)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rt(group: &str, version: &str, kind: &str, plural: &str, namespaced: bool) -> ResourceType {
+        ResourceType {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            plural: plural.into(),
+            namespaced,
+            verbs: vec![],
+        }
+    }
+
+    #[test]
+    fn kind_filters_match_kind_plural_and_group() {
+        let deploy = rt("apps", "v1", "Deployment", "deployments", true);
+        let sel = |inc: &[&str], exc: &[&str]| Selection {
+            include_kinds: inc.iter().map(|s| s.to_string()).collect(),
+            exclude_kinds: exc.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        assert!(kind_selected(&deploy, &sel(&[], &[])));
+        assert!(kind_selected(&deploy, &sel(&["deployment"], &[])));
+        assert!(kind_selected(&deploy, &sel(&["deployments.apps"], &[])));
+        assert!(!kind_selected(
+            &deploy,
+            &sel(&["Deployment.extensions"], &[])
+        ));
+        assert!(!kind_selected(&deploy, &sel(&[], &["Deployment"])));
+        assert!(!kind_selected(&deploy, &sel(&["ConfigMap"], &[])));
+    }
+
+    #[test]
+    fn namespace_selection_keeps_the_namespace_and_its_contents() {
+        let ns = rt("", "v1", "Namespace", "namespaces", false);
+        let cm = rt("", "v1", "ConfigMap", "configmaps", true);
+        let sc = rt(
+            "storage.k8s.io",
+            "v1",
+            "StorageClass",
+            "storageclasses",
+            false,
+        );
+        let sel = Selection {
+            namespaces: vec!["pay".into()],
+            exclude_namespaces: vec!["old".into()],
+            ..Default::default()
+        };
+        assert!(in_selection(
+            &sel,
+            &json!({"metadata": {"name": "pay"}}),
+            &ns
+        ));
+        assert!(in_selection(
+            &sel,
+            &json!({"metadata": {"name": "c", "namespace": "pay"}}),
+            &cm
+        ));
+        assert!(!in_selection(
+            &sel,
+            &json!({"metadata": {"name": "c", "namespace": "shop"}}),
+            &cm
+        ));
+        assert!(!in_selection(
+            &sel,
+            &json!({"metadata": {"name": "fast"}}),
+            &sc
+        ));
+        let all = Selection {
+            exclude_namespaces: vec!["old".into()],
+            ..Default::default()
+        };
+        assert!(!in_selection(
+            &all,
+            &json!({"metadata": {"name": "old"}}),
+            &ns
+        ));
+        assert!(!in_selection(
+            &all,
+            &json!({"metadata": {"name": "c", "namespace": "old"}}),
+            &cm
+        ));
+        assert!(in_selection(
+            &all,
+            &json!({"metadata": {"name": "fast"}}),
+            &sc
+        ));
+    }
+
+    #[test]
+    fn one_object_served_by_two_groups_is_kept_once_at_the_better_version() {
+        let legacy = Arc::new(rt("extensions", "v1beta1", "Ingress", "ingresses", true));
+        let current = Arc::new(rt("networking.k8s.io", "v1", "Ingress", "ingresses", true));
+        let obj = |r: &Arc<ResourceType>| SourceObject {
+            resource: r.clone(),
+            object: json!({"metadata": {"name": "web", "namespace": "a", "uid": "u1"}}),
+            secret_digest: None,
+            managers: vec![],
+        };
+        let target = Catalog {
+            resources: vec![(*current).clone()],
+            ..Default::default()
+        };
+        let (kept, _) = dedupe_by_uid((vec![obj(&legacy), obj(&current)], vec![]), &target);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].resource.group, "networking.k8s.io");
+        // Same answer whatever the order the lists came back in.
+        let (kept, _) = dedupe_by_uid((vec![obj(&current), obj(&legacy)], vec![]), &target);
+        assert_eq!(kept[0].resource.group, "networking.k8s.io");
+    }
+
+    #[test]
+    fn secrets_are_reduced_to_a_digest_on_arrival() {
+        let secret = Arc::new(rt("", "v1", "Secret", "secrets", true));
+        let o = reduce(
+            secret,
+            json!({"metadata": {"name": "db", "namespace": "a", "managedFields": [{"manager": "kubectl"}],
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"p\":\"aHVudGVyMg==\"}}"}},
+            "type": "Opaque", "data": {"p": "aHVudGVyMg=="}}),
+        );
+        let text = o.object.to_string();
+        assert!(!text.contains("aHVudGVyMg=="));
+        assert!(o.secret_digest.unwrap().starts_with("sha256:"));
+        assert_eq!(o.managers, vec!["kubectl"]);
+        assert!(o.object.pointer("/metadata/managedFields").is_none());
+    }
+}
