@@ -42,7 +42,7 @@ fn map_err(url: &str, e: etcd_client::Error) -> StoreError {
         }
         E::TransportError(t) => StoreError::Unreachable {
             url,
-            reason: t.to_string(),
+            reason: deepest(&t),
         },
         E::IoError(io) => StoreError::Unreachable {
             url,
@@ -53,6 +53,17 @@ fn map_err(url: &str, e: etcd_client::Error) -> StoreError {
             reason: other.to_string(),
         },
     }
+}
+
+/// tonic's top-level message ("transport error") says little; the root cause says why.
+fn deepest(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    let mut msg = e.to_string();
+    while let Some(next) = cur.source() {
+        cur = next;
+        msg = next.to_string();
+    }
+    msg
 }
 
 fn timed_out(url: &str) -> StoreError {
