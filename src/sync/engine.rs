@@ -501,8 +501,8 @@ struct Progress {
 
 impl Progress {
     fn new(every: Duration) -> Self {
-        let enabled = tracing::level_filters::LevelFilter::current()
-            >= tracing::level_filters::LevelFilter::WARN;
+        // `-q` lowers this crate's level to ERROR: progress goes quiet with the warnings.
+        let enabled = tracing::enabled!(tracing::Level::WARN);
         let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
             let b = indicatif::ProgressBar::new_spinner();
             b.enable_steady_tick(Duration::from_millis(200));
