@@ -472,3 +472,46 @@ async fn bad_input_gives_one_line_errors_and_leaves_b_alone() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revision_behind_the_checkpoint_forces_a_full_recopy() {
+    let Some((a, b)) = etcd::pair().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cp = dir.path().join("cp.json");
+    let mut ca = a.client().await;
+    seed(&mut ca, "r/", 20).await;
+    let once = run(&[
+        "sync",
+        "etcd",
+        "--from",
+        &a.url,
+        "--to",
+        &b.url,
+        "--prefix",
+        "r/",
+        "--checkpoint",
+        cp.to_str().unwrap(),
+    ]);
+    assert!(once.status.success(), "{}", text(&once.stderr));
+    // As if A had been restored from an older backup: the checkpoint is ahead of A.
+    let mut saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
+    saved["index"] = serde_json::json!(saved["index"].as_u64().unwrap() + 1000);
+    std::fs::write(&cp, serde_json::to_vec(&saved).unwrap()).unwrap();
+    ca.put("r/after-restore", "x", None).await.unwrap();
+    let log = dir.path().join("f.log");
+    let mut child = follow(&a, &b, "r/", &cp, &log);
+    wait_equal(&a, &b, "r/", Duration::from_secs(30)).await;
+    terminate(&child);
+    let st = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(15)))
+        .await
+        .unwrap();
+    assert!(st.success());
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("behind the checkpoint") && log.contains("full re-copy"),
+        "{log}"
+    );
+}

@@ -116,15 +116,17 @@ impl<S: KvStore> Engine<S> {
                 self.report.initial_copy_complete = true;
                 cp.index
             }
-            _ => {
-                let idx = self.reconcile().await?;
-                if self.opts.dry_run || self.report.stopped {
+            _ => match self.reconcile().await? {
+                Some(idx) if !self.opts.dry_run => {
+                    self.report.initial_copy_complete = true;
+                    idx
+                }
+                _ => {
+                    self.report.stopped = self.stopping();
                     self.progress.finish();
                     return Ok(self.report);
                 }
-                self.report.initial_copy_complete = true;
-                idx
-            }
+            },
         };
         self.report.index = index;
         self.save_checkpoint(index)?;
@@ -147,8 +149,9 @@ impl<S: KvStore> Engine<S> {
         Ok(())
     }
 
-    /// Reads A completely, then B, then writes the difference. Returns A's index.
-    async fn reconcile(&mut self) -> Result<u64, SyncError> {
+    /// Reads A completely, then B, then writes the difference. Returns A's index, or
+    /// None when a stop request cut the writing short (B is then only partly updated).
+    async fn reconcile(&mut self) -> Result<Option<u64>, SyncError> {
         self.progress.phase("reading A");
         let snap = self.src.snapshot(&self.opts.scope.prefix).await?;
         let url = self.src.url().to_string();
@@ -213,16 +216,16 @@ impl<S: KvStore> Engine<S> {
                 })
                 .collect();
             self.report.index = index;
-            return Ok(index);
+            return Ok(Some(index));
         }
         self.progress.phase("copying");
         self.progress.head = index;
-        self.apply_all(ops, false).await?;
-        if !self.stopping() {
-            self.progress.applied = index;
-            self.progress.tick(true);
+        if !self.apply_all(ops, false).await? {
+            return Ok(None);
         }
-        Ok(index)
+        self.progress.applied = index;
+        self.progress.tick(true);
+        Ok(Some(index))
     }
 
     fn warn_skipped(&mut self, skipped: &[Vec<u8>]) {
@@ -239,9 +242,9 @@ impl<S: KvStore> Engine<S> {
         );
     }
 
-    /// Writes `ops` in transactions on distinct keys; returns early (without error) on stop.
-    /// `retry` keeps retrying transient failures (follow mode: B may blink).
-    async fn apply_all(&mut self, ops: Vec<Op>, retry: bool) -> Result<(), SyncError> {
+    /// Writes `ops` in transactions on distinct keys. Returns false when a stop request
+    /// left some of them unwritten. `retry` keeps retrying transient failures (follow mode).
+    async fn apply_all(&mut self, ops: Vec<Op>, retry: bool) -> Result<bool, SyncError> {
         let ops = last_write_wins(ops);
         let chunks = chunk(ops, self.dst.max_txn_ops(), self.dst.max_txn_bytes());
         let mut backoff = Backoff::new();
@@ -289,17 +292,14 @@ impl<S: KvStore> Engine<S> {
                     tracing::warn!("writing to B failed, retrying: {e}");
                     if !backoff.wait(&mut self.stop).await {
                         self.report.stopped = true;
-                        return Ok(());
+                        return Ok(false);
                     }
                     pending = failed;
                 }
                 Some(e) => return Err(e.into()),
             }
         }
-        if self.stopping() {
-            self.report.stopped = true;
-        }
-        Ok(())
+        Ok(!self.report.stopped)
     }
 
     async fn open_feed(&mut self, after: u64) -> Result<S::Feed, SyncError> {
@@ -359,9 +359,8 @@ impl<S: KvStore> Engine<S> {
                     let scope = &self.opts.scope;
                     let ops: Vec<Op> = ops.into_iter().filter_map(|o| scope.map_op(o)).collect();
                     self.progress.head = head.max(index);
-                    self.apply_all(ops, true).await?;
-                    if self.report.stopped && self.stopping() {
-                        // The batch may be partial: keep the previous index so it is replayed.
+                    if !self.apply_all(ops, true).await? {
+                        // The batch is partial: keep the previous index so it is replayed.
                         break;
                     }
                     applied = index;
@@ -383,10 +382,12 @@ impl<S: KvStore> Engine<S> {
                     feed = None;
                     loop {
                         match self.reconcile().await {
-                            Ok(idx) => {
+                            Ok(Some(idx)) => {
                                 applied = idx;
                                 break;
                             }
+                            // Stopped mid-copy: the old index stays, so a restart re-copies.
+                            Ok(None) => return Ok(applied),
                             Err(e) if e.is_transient() && !self.stopping() => {
                                 tracing::warn!("re-copy failed, retrying: {e}");
                                 if !backoff.wait(&mut self.stop).await {

@@ -218,6 +218,24 @@ impl KvStore for EtcdStore {
         after: u64,
         _known_keys: Option<Vec<Vec<u8>>>,
     ) -> Result<EtcdFeed, StoreError> {
+        // A store restored from an older backup has a lower revision than the checkpoint:
+        // watching "from the future" would silently skip everything up to there.
+        let mut kv = self.client.kv_client();
+        let probe = GetOptions::new()
+            .with_range(range_end(prefix))
+            .with_count_only();
+        let head = tokio::time::timeout(CALL_TIMEOUT, kv.get(range_start(prefix), Some(probe)))
+            .await
+            .map_err(|_| timed_out(&self.url))?
+            .map_err(|e| map_err(&self.url, e))?
+            .header()
+            .map(|h| h.revision().max(0) as u64)
+            .unwrap_or(0);
+        let reset = (head < after).then(|| {
+            format!(
+                "A's revision {head} is behind the checkpoint's {after} (restored from a backup?)"
+            )
+        });
         let mut wc = self.client.watch_client();
         let opts = WatchOptions::new()
             .with_range(range_end(prefix))
@@ -232,6 +250,7 @@ impl KvStore for EtcdStore {
             url: self.url.clone(),
             after,
             stash: None,
+            reset,
         })
     }
 }
@@ -242,6 +261,7 @@ pub struct EtcdFeed {
     after: u64,
     /// A message read while draining that is not a plain event batch: handled next call.
     stash: Option<Result<Option<WatchResponse>, etcd_client::Error>>,
+    reset: Option<String>,
 }
 
 enum Classified {
@@ -322,6 +342,9 @@ impl EtcdFeed {
 
 impl ChangeFeed for EtcdFeed {
     async fn next(&mut self) -> Result<FeedItem, StoreError> {
+        if let Some(reason) = self.reset.take() {
+            return Ok(FeedItem::Reset(reason));
+        }
         let first = match self.stash.take() {
             Some(r) => r,
             None => self.stream.message().await,
