@@ -17,7 +17,10 @@ command -v etcdctl >/dev/null || { echo "etcdctl not found: apt-get install -y e
 flag=(); [ "$profile" = release ] && flag=(--release)
 cargo test "${flag[@]}" --test sync_bench --no-run >&2
 scripts/etcd.sh up "$dir" >&2
-echo "etcd $(etcd --version | head -1 | awk '{print $3}'), $(nproc) cores, profile $profile" >&2
+echo "Machine: $(nproc) cores, load average at start $(cut -d' ' -f1-3 /proc/loadavg); etcd $(etcd --version | head -1 | awk '{print $3}') (Debian), abshift $profile profile, ${BENCH_KEYS:-100000} keys of ${BENCH_VALUE_BYTES:-100} bytes."
+echo
 BENCH_ETCD_A="http://127.0.0.1:$ETCD_A_PORT" BENCH_ETCD_B="http://127.0.0.1:$ETCD_B_PORT" \
   cargo test "${flag[@]}" --test sync_bench -- --ignored --nocapture --test-threads 1 2>&1 \
-  | sed -n '/^RESULT$/,/^test /p' | sed '1d;$d'
+  | sed -n '/^RESULT$/,/^END$/p' | sed '1d;$d'
+echo
+echo "Load average at end: $(cut -d' ' -f1-3 /proc/loadavg)."

@@ -264,7 +264,7 @@ async fn bench_sync_etcd() {
         _ => "| etcdctl make-mirror | did not finish within 600 s | | |".to_string(),
     };
     println!(
-        "RESULT\n| Initial copy etcd→etcd | keys | time | rate |\n|---|---|---|---|\n| abshift sync etcd --once | {n} | {:.2} s | {ours_rate:.0} keys/s |\n{mm_line}\n\n| Follow lag ({rate} writes/s for {lag_secs} s, {lags_len} writes) | p50 | p99 | max |\n|---|---|---|---|\n{}\n{}\n{}",
+        "RESULT\n| Initial copy etcd→etcd | keys | time | rate |\n|---|---|---|---|\n| abshift sync etcd --once | {n} | {:.2} s | {ours_rate:.0} keys/s |\n{mm_line}\n\n| Follow lag ({rate} writes/s for {lag_secs} s, {lags_len} writes) | p50 | p99 | max |\n|---|---|---|---|\n{}\n{}\n{}\nEND",
         ours.as_secs_f64(),
         row("sync lag: committed in A → visible in B", &sync),
         row("end to end: put sent to A → visible in B", &e2e),

@@ -16,6 +16,7 @@ const PAGE: i64 = 2000;
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Events gathered into one batch before it is handed to the engine.
 const MAX_BATCH_EVENTS: usize = 8192;
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct EtcdStore {
@@ -347,7 +348,19 @@ impl ChangeFeed for EtcdFeed {
         }
         let first = match self.stash.take() {
             Some(r) => r,
-            None => self.stream.message().await,
+            None => loop {
+                // A quiet prefix still moves A's revision; asking for progress now and then
+                // lets the checkpoint follow it, so a restart rarely lands on a compacted one.
+                tokio::select! {
+                    r = self.stream.message() => break r,
+                    _ = tokio::time::sleep(PROGRESS_EVERY) => {
+                        self.stream
+                            .request_progress()
+                            .await
+                            .map_err(|e| map_err(&self.url, e))?;
+                    }
+                }
+            },
         };
         let msg = self.ended(first)?;
         let (mut ops, mut index, mut head) = match self.classify(msg)? {
