@@ -247,6 +247,11 @@ async fn churn(
         }
     }
     let _ = c.status().await;
+    eprintln!(
+        "churn on {prefix}: {n} writes in {:.1}s ({:.0}/s)",
+        start.elapsed().as_secs_f64(),
+        n as f64 / start.elapsed().as_secs_f64()
+    );
     model
 }
 
