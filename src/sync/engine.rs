@@ -2,12 +2,12 @@
 //! then apply A's change feed in batches, checkpointing what B is known to reflect.
 //! Deletions in B are only ever derived from a complete, trusted read of A.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use tokio::sync::watch;
 
 use super::checkpoint::{Checkpoint, CheckpointError};
@@ -322,19 +322,29 @@ impl<S: KvStore> Engine<S> {
     }
 
     /// Streams A's changes into B until stopped. Returns the last index B reflects.
+    ///
+    /// Batches are pipelined: up to `PIPELINE` are written at once, but a batch that
+    /// touches a key of one still in flight waits for it, so every key sees A's order.
+    /// The feed runs in its own task behind a small channel: memory stays bounded and a
+    /// completed write never interrupts a blocking query.
     async fn follow(&mut self, mut applied: u64) -> Result<u64, SyncError> {
         self.progress.phase("following");
         self.progress.applied = applied;
         let mut backoff = Backoff::new();
-        let mut feed = None;
+        let mut feed: Option<FeedPump> = None;
+        let mut inflight: VecDeque<InFlight> = VecDeque::new();
         let mut last_save = Instant::now();
         let mut last_suspect_warn: Option<Instant> = None;
         while !self.stopping() {
             if feed.is_none() {
+                // Reopen only with nothing in flight: the feed restarts from `applied`.
+                if !self.drain(&mut inflight, &mut applied).await? {
+                    break;
+                }
                 match self.open_feed(applied).await {
                     Ok(f) => {
                         backoff.reset();
-                        feed = Some(f);
+                        feed = Some(FeedPump::start(f));
                     }
                     Err(e) if e.is_transient() => {
                         tracing::warn!("cannot follow A yet, retrying: {e}");
@@ -346,40 +356,63 @@ impl<S: KvStore> Engine<S> {
                     Err(e) => return Err(e),
                 }
             }
-            let f = feed.as_mut().expect("feed opened above");
+            let rx = &mut feed.as_mut().expect("feed opened above").rx;
             let mut stop = self.stop.clone();
-            let item = tokio::select! {
+            let event = tokio::select! {
                 biased;
                 _ = stop.wait_for(|s| *s) => break,
-                item = f.next() => item,
+                done = async { (&mut inflight.front_mut().expect("non-empty").handle).await },
+                    if !inflight.is_empty() => Event::Done(done),
+                item = rx.recv() => Event::Item(item),
             };
-            let received = Instant::now();
-            match item {
-                Ok(FeedItem::Changes { ops, index, head }) => {
-                    let scope = &self.opts.scope;
-                    let ops: Vec<Op> = ops.into_iter().filter_map(|o| scope.map_op(o)).collect();
-                    self.progress.head = head.max(index);
-                    if !self.apply_all(ops, true).await? {
-                        // The batch is partial: keep the previous index so it is replayed.
+            match event {
+                Event::Done(done) => {
+                    if !self.finish_front(&mut inflight, done, &mut applied).await? {
                         break;
                     }
-                    applied = index;
-                    self.progress.applied = applied;
-                    self.progress.last_latency = received.elapsed();
-                    backoff.reset();
                 }
-                Ok(FeedItem::Progress { index, head }) => {
-                    applied = applied.max(index);
-                    self.progress.applied = applied;
+                Event::Item(Some(Ok(FeedItem::Changes { ops, index, head }))) => {
+                    let scope = &self.opts.scope;
+                    let ops =
+                        last_write_wins(ops.into_iter().filter_map(|o| scope.map_op(o)).collect());
                     self.progress.head = head.max(index);
+                    let keys: HashSet<Vec<u8>> = ops.iter().map(|o| o.key().to_vec()).collect();
+                    while inflight.len() >= PIPELINE
+                        || inflight.iter().any(|f| !f.keys.is_disjoint(&keys))
+                    {
+                        let f = inflight.front_mut().expect("non-empty");
+                        let done = (&mut f.handle).await;
+                        if !self.finish_front(&mut inflight, done, &mut applied).await? {
+                            return Ok(applied);
+                        }
+                    }
+                    inflight.push_back(InFlight::spawn(&self.dst, ops, keys, index));
                     backoff.reset();
                 }
-                Ok(FeedItem::Reset(reason)) => {
+                Event::Item(Some(Ok(FeedItem::Progress { index, head }))) => {
+                    self.progress.head = head.max(index);
+                    if inflight.is_empty() {
+                        applied = applied.max(index);
+                        self.progress.applied = applied;
+                    } else {
+                        inflight.push_back(InFlight::spawn(
+                            &self.dst,
+                            Vec::new(),
+                            HashSet::new(),
+                            index,
+                        ));
+                    }
+                    backoff.reset();
+                }
+                Event::Item(Some(Ok(FeedItem::Reset(reason)))) => {
+                    feed = None;
+                    if !self.drain(&mut inflight, &mut applied).await? {
+                        break;
+                    }
                     self.progress.say(&format!(
                         "A cannot continue the change stream ({reason}): doing a full re-copy"
                     ));
                     self.report.recopies += 1;
-                    feed = None;
                     loop {
                         match self.reconcile().await {
                             Ok(Some(idx)) => {
@@ -402,7 +435,7 @@ impl<S: KvStore> Engine<S> {
                     }
                     self.progress.phase("following");
                 }
-                Ok(FeedItem::Suspect(reason)) => {
+                Event::Item(Some(Ok(FeedItem::Suspect(reason)))) => {
                     if last_suspect_warn.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) {
                         tracing::warn!(
                             "A's answer looks wrong ({reason}); holding changes until it recovers"
@@ -410,14 +443,18 @@ impl<S: KvStore> Engine<S> {
                         last_suspect_warn = Some(Instant::now());
                     }
                 }
-                Err(e) if e.is_transient() => {
+                Event::Item(Some(Err(e))) if e.is_transient() => {
                     tracing::warn!("lost the change stream from A, reconnecting: {e}");
                     feed = None;
                     if !backoff.wait(&mut self.stop).await {
                         break;
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Event::Item(Some(Err(e))) => return Err(e.into()),
+                Event::Item(None) => {
+                    tracing::warn!("the change stream from A ended, reconnecting");
+                    feed = None;
+                }
             }
             self.progress.tick(false);
             if last_save.elapsed() >= self.opts.checkpoint_every {
@@ -425,7 +462,141 @@ impl<S: KvStore> Engine<S> {
                 last_save = Instant::now();
             }
         }
+        // Stop after the current batches: let what is in flight land.
+        self.drain(&mut inflight, &mut applied).await?;
         Ok(applied)
+    }
+
+    /// Waits for every batch in flight. False when a stop cut a retry short.
+    async fn drain(
+        &mut self,
+        inflight: &mut VecDeque<InFlight>,
+        applied: &mut u64,
+    ) -> Result<bool, SyncError> {
+        while let Some(f) = inflight.front_mut() {
+            let done = (&mut f.handle).await;
+            if !self.finish_front(inflight, done, applied).await? {
+                // Later batches may land or not: the checkpoint stays before them.
+                for f in inflight.drain(..) {
+                    let _ = f.handle.await;
+                }
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Accounts for the oldest batch in flight, retrying it in place if B blinked.
+    /// False when a stop interrupted the retry (then `applied` does not move).
+    async fn finish_front(
+        &mut self,
+        inflight: &mut VecDeque<InFlight>,
+        done: Result<Result<(), StoreError>, tokio::task::JoinError>,
+        applied: &mut u64,
+    ) -> Result<bool, SyncError> {
+        let f = inflight.pop_front().expect("non-empty");
+        match done {
+            Ok(Ok(())) => {
+                for op in &f.ops {
+                    match op {
+                        Op::Put(_) => self.report.puts += 1,
+                        Op::Delete(_) => self.report.deletes += 1,
+                    }
+                }
+                self.progress.puts = self.report.puts;
+                self.progress.deletes = self.report.deletes;
+            }
+            // Later batches in flight touch other keys, so retrying this one now keeps order.
+            Ok(Err(e)) if e.is_transient() => {
+                tracing::warn!("writing to B failed, retrying: {e}");
+                if !self.apply_all(f.ops, true).await? {
+                    return Ok(false);
+                }
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Err(join) => {
+                return Err(SyncError::Store(StoreError::Protocol {
+                    url: self.dst.url().to_string(),
+                    reason: format!("write task failed: {join}"),
+                }));
+            }
+        }
+        *applied = (*applied).max(f.index);
+        self.progress.applied = *applied;
+        self.progress.last_latency = f.started.elapsed();
+        Ok(true)
+    }
+}
+
+/// Batches written at once while following.
+const PIPELINE: usize = 4;
+
+enum Event {
+    Done(Result<Result<(), StoreError>, tokio::task::JoinError>),
+    Item(Option<Result<FeedItem, StoreError>>),
+}
+
+/// One batch being written to B, and what it covers.
+struct InFlight {
+    handle: tokio::task::JoinHandle<Result<(), StoreError>>,
+    ops: Vec<Op>,
+    keys: HashSet<Vec<u8>>,
+    index: u64,
+    started: Instant,
+}
+
+impl InFlight {
+    fn spawn<S: KvStore>(dst: &S, ops: Vec<Op>, keys: HashSet<Vec<u8>>, index: u64) -> InFlight {
+        let chunks = chunk(ops.clone(), dst.max_txn_ops(), dst.max_txn_bytes());
+        let parallel = dst.write_parallelism();
+        let dst = dst.clone();
+        let handle = tokio::spawn(async move {
+            futures::stream::iter(chunks)
+                .map(|c| {
+                    let dst = dst.clone();
+                    async move { dst.apply(&c).await }
+                })
+                .buffer_unordered(parallel)
+                .try_collect::<Vec<()>>()
+                .await
+                .map(|_| ())
+        });
+        InFlight {
+            handle,
+            ops,
+            keys,
+            index,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// Runs a change feed in its own task; stops it when dropped.
+struct FeedPump {
+    rx: tokio::sync::mpsc::Receiver<Result<FeedItem, StoreError>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FeedPump {
+    fn start<F: ChangeFeed>(mut feed: F) -> FeedPump {
+        // Two items of look-ahead: enough to keep B busy, small enough to bound memory.
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let task = tokio::spawn(async move {
+            loop {
+                let item = feed.next().await;
+                let end = item.is_err();
+                if tx.send(item).await.is_err() || end {
+                    break;
+                }
+            }
+        });
+        FeedPump { rx, task }
+    }
+}
+
+impl Drop for FeedPump {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

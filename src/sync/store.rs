@@ -98,7 +98,7 @@ impl StoreError {
 }
 
 /// Both stores implement this; the engine is written once against it.
-pub trait KvStore: Send + Sync + 'static {
+pub trait KvStore: Clone + Send + Sync + 'static {
     type Feed: ChangeFeed;
 
     /// The address, for messages.
@@ -132,7 +132,7 @@ pub trait KvStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Self::Feed, StoreError>> + Send;
 }
 
-pub trait ChangeFeed: Send {
+pub trait ChangeFeed: Send + 'static {
     fn next(&mut self) -> impl Future<Output = Result<FeedItem, StoreError>> + Send;
 }
 
