@@ -506,8 +506,17 @@ async fn a_revision_behind_the_checkpoint_forces_a_full_recopy() {
     saved["index"] = serde_json::json!(saved["index"].as_u64().unwrap() + 1000);
     std::fs::write(&cp, serde_json::to_vec(&saved).unwrap()).unwrap();
     ca.put("r/after-restore", "x", None).await.unwrap();
+    // Values near etcd's 1.5 MiB request limit go through the copy and the watch alike.
+    ca.put("r/big-copied", vec![b'c'; 1_200_000], None)
+        .await
+        .unwrap();
     let log = dir.path().join("f.log");
     let mut child = follow(&a, &b, "r/", &cp, &log);
+    wait_equal(&a, &b, "r/", Duration::from_secs(30)).await;
+    ca.put("r/big-followed", vec![b'f'; 1_200_000], None)
+        .await
+        .unwrap();
+    ca.put("r/small-after-big", "s", None).await.unwrap();
     wait_equal(&a, &b, "r/", Duration::from_secs(30)).await;
     terminate(&child);
     let st = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(15)))

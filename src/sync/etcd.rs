@@ -243,7 +243,10 @@ impl KvStore for EtcdStore {
                 "A's revision {head} is behind the checkpoint's {after} (restored from a backup?)"
             )
         });
-        let mut wc = self.client.watch_client();
+        let mut wc = self
+            .client
+            .watch_client()
+            .max_decoding_message_size(256 * 1024 * 1024);
         let opts = WatchOptions::new()
             .with_range(range_end(prefix))
             .with_start_revision(after as i64 + 1)
