@@ -136,7 +136,7 @@ impl ConsulStore {
                 url,
                 reason: short(&body),
             },
-            s if s.is_server_error() => StoreError::Unreachable {
+            s if s.is_server_error() => StoreError::Unavailable {
                 url,
                 reason: format!("HTTP {s}: {}", short(&body)),
             },

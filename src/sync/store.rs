@@ -85,6 +85,8 @@ pub enum StoreError {
     Protocol { url: String, reason: String },
     #[error("{url}: the watch was cut off: {reason}")]
     StreamEnded { url: String, reason: String },
+    #[error("{url} answered but cannot serve now: {reason}")]
+    Unavailable { url: String, reason: String },
 }
 
 impl StoreError {
@@ -92,7 +94,9 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            StoreError::Unreachable { .. } | StoreError::StreamEnded { .. }
+            StoreError::Unreachable { .. }
+                | StoreError::StreamEnded { .. }
+                | StoreError::Unavailable { .. }
         )
     }
 }
