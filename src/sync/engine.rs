@@ -103,9 +103,9 @@ impl<S: KvStore> Engine<S> {
     }
 
     pub async fn run(mut self) -> Result<Report, SyncError> {
-        let resume = match (&self.opts.checkpoint_path, self.opts.dry_run) {
-            (Some(path), _) => Checkpoint::load(path, &self.opts.checkpoint)?,
-            (None, _) => None,
+        let resume = match &self.opts.checkpoint_path {
+            Some(path) => Checkpoint::load(path, &self.opts.checkpoint)?,
+            None => None,
         };
         let mut index = match (&resume, self.opts.mode, self.opts.dry_run) {
             (Some(cp), Mode::Follow, false) => {
