@@ -1,6 +1,6 @@
 //! The replication engine, written once over `KvStore`: reconcile B's prefix to equal A's,
 //! then apply A's change feed in batches, checkpointing what B is known to reflect.
-//! Deletions in B are only ever derived from a complete, trusted read of A.
+//! Deletions in B come only from A's own delete events or a complete, trusted read of A.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::IsTerminal;
