@@ -529,3 +529,63 @@ async fn a_revision_behind_the_checkpoint_forces_a_full_recopy() {
         "{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_the_initial_copy_writes_no_checkpoint() {
+    let Some((a, b)) = etcd::pair().await else {
+        return;
+    };
+    let ca = a.client().await;
+    // Enough keys that the copy is still running when the signal lands.
+    let batches: Vec<Vec<usize>> = (0..60_000)
+        .collect::<Vec<_>>()
+        .chunks(128)
+        .map(<[usize]>::to_vec)
+        .collect();
+    for batch in batches {
+        let ops: Vec<etcd_client::TxnOp> = batch
+            .iter()
+            .map(|i| etcd_client::TxnOp::put(format!("big/{i:06}"), vec![b'v'; 200], None))
+            .collect();
+        ca.clone()
+            .txn(etcd_client::Txn::new().and_then(ops))
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cp = dir.path().join("cp.json");
+    let mut child = abshift()
+        .args([
+            "sync", "etcd", "--follow", "--from", &a.url, "--to", &b.url, "--prefix", "big/",
+        ])
+        .arg("--checkpoint")
+        .arg(&cp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    terminate(&child);
+    let st = tokio::task::spawn_blocking(move || {
+        let st = wait_exit(&mut child, Duration::from_secs(30));
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        (st, err)
+    })
+    .await
+    .unwrap();
+    let (st, err) = st;
+    eprintln!("abshift stopped with {st}");
+    if st.code() == Some(130) {
+        assert!(!cp.exists(), "a checkpoint after an unfinished copy");
+        assert!(
+            err.contains("stopped before the initial copy finished"),
+            "{err}"
+        );
+    } else {
+        // The machine was fast enough to finish first: then it must be a clean, complete stop.
+        assert!(st.success(), "{st}: {err}");
+        assert!(cp.exists());
+        wait_equal(&a, &b, "big/", Duration::from_secs(5)).await;
+    }
+}

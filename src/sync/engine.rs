@@ -153,7 +153,13 @@ impl<S: KvStore> Engine<S> {
     /// None when a stop request cut the writing short (B is then only partly updated).
     async fn reconcile(&mut self) -> Result<Option<u64>, SyncError> {
         self.progress.phase("reading A");
-        let snap = self.src.snapshot(&self.opts.scope.prefix).await?;
+        // Reading a large store takes a while: a stop request ends it (nothing written yet).
+        let mut stop = self.stop.clone();
+        let snap = tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => return Ok(None),
+            snap = self.src.snapshot(&self.opts.scope.prefix) => snap?,
+        };
         let url = self.src.url().to_string();
         let Snapshot {
             entries,
@@ -180,7 +186,11 @@ impl<S: KvStore> Engine<S> {
             });
         }
         self.progress.phase("reading B");
-        let dsnap = self.dst.snapshot(&scope.dest_prefix).await?;
+        let dsnap = tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => return Ok(None),
+            snap = self.dst.snapshot(&scope.dest_prefix) => snap?,
+        };
         // B's own ephemeral keys are B's business: never delete them.
         let protected: HashSet<Vec<u8>> = dsnap
             .skipped

@@ -136,12 +136,15 @@ pub struct EtcdVerifyArgs {
 pub async fn run(cmd: SyncCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SyncCommand::Consul(a) => {
+            let stop = stop_signal()?;
             let (from, to) = consul_pair(&a.run.scope, &a.tokens, a.wait)?;
-            replicate("consul", from, to, a.run).await
+            replicate("consul", from, to, a.run, stop).await
         }
         SyncCommand::Etcd(a) => {
+            // Listen before connecting, so an early SIGTERM is a clean stop too.
+            let stop = stop_signal()?;
             let (from, to) = etcd_pair(&a.run.scope).await?;
-            replicate("etcd", from, to, a.run).await
+            replicate("etcd", from, to, a.run, stop).await
         }
         SyncCommand::Verify(VerifyCommand::Consul(a)) => {
             let (from, to) = consul_pair(&a.scope, &a.tokens, 60)?;
@@ -224,6 +227,7 @@ async fn replicate<S: KvStore>(
     from: S,
     to: S,
     args: RunArgs,
+    stop: watch::Receiver<bool>,
 ) -> anyhow::Result<ExitCode> {
     let scope = check_scope(&args.scope)?;
     if args.dry_run && args.follow {
@@ -251,7 +255,6 @@ async fn replicate<S: KvStore>(
         progress_every: Duration::from_secs(args.progress_interval.max(1)),
         checkpoint_every: Duration::from_secs(1),
     };
-    let stop = stop_signal()?;
     let report = Engine::new(from, to, opts, stop).run().await?;
     Ok(print_report(&report, args.dry_run))
 }
