@@ -1,0 +1,421 @@
+//! etcd v3 behind `KvStore`: a paged range read pinned to one revision, a watch from the
+//! next revision, and writes as transactions of at most 128 operations (etcd's default
+//! `--max-txn-ops`). A compacted start revision becomes a `Reset`: the engine re-copies.
+
+use std::time::Duration;
+
+use etcd_client::{
+    Client, ConnectOptions, EventType, GetOptions, Txn, TxnOp, WatchOptions, WatchResponse,
+    WatchStream,
+};
+use futures::FutureExt;
+
+use super::store::{ChangeFeed, Entry, FeedItem, KvStore, Op, Snapshot, StoreError};
+
+const PAGE: i64 = 2000;
+const PAR: usize = 8;
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Events gathered into one batch before it is handed to the engine.
+const MAX_BATCH_EVENTS: usize = 8192;
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct EtcdStore {
+    client: Client,
+    url: String,
+}
+
+fn map_err(url: &str, e: etcd_client::Error) -> StoreError {
+    use etcd_client::Error as E;
+    use tonic::Code;
+    let url = url.to_string();
+    match e {
+        E::GRpcStatus(s) => {
+            let reason = s.message().to_string();
+            match s.code() {
+                Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted => {
+                    StoreError::Unreachable { url, reason }
+                }
+                Code::PermissionDenied | Code::Unauthenticated => {
+                    StoreError::PermissionDenied { url, reason }
+                }
+                _ => StoreError::Protocol { url, reason },
+            }
+        }
+        E::TransportError(t) => StoreError::Unreachable {
+            url,
+            reason: deepest(&t),
+        },
+        E::IoError(io) => StoreError::Unreachable {
+            url,
+            reason: io.to_string(),
+        },
+        other => StoreError::Protocol {
+            url,
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// tonic's top-level message ("transport error") says little; the root cause says why.
+fn deepest(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    let mut msg = e.to_string();
+    while let Some(next) = cur.source() {
+        cur = next;
+        msg = next.to_string();
+    }
+    msg
+}
+
+fn timed_out(url: &str) -> StoreError {
+    StoreError::Unreachable {
+        url: url.to_string(),
+        reason: format!("no answer within {}s", CALL_TIMEOUT.as_secs()),
+    }
+}
+
+/// The end of the key range holding every key that starts with `prefix`.
+pub fn range_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+fn range_start(prefix: &[u8]) -> Vec<u8> {
+    if prefix.is_empty() {
+        vec![0]
+    } else {
+        prefix.to_vec()
+    }
+}
+
+impl EtcdStore {
+    /// Connects and proves the endpoint answers, so a wrong URL fails here in one line.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let endpoints: Vec<String> = url
+            .split(',')
+            .map(|s| s.trim().trim_end_matches('/').to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if endpoints.is_empty() {
+            return Err(StoreError::Protocol {
+                url: url.to_string(),
+                reason: "no endpoint given".to_string(),
+            });
+        }
+        let opts = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
+            .with_require_leader(true);
+        let connect = Client::connect(endpoints, Some(opts));
+        let mut client = tokio::time::timeout(Duration::from_secs(10), connect)
+            .await
+            .map_err(|_| timed_out(url))?
+            .map_err(|e| map_err(url, e))?;
+        tokio::time::timeout(Duration::from_secs(10), client.status())
+            .await
+            .map_err(|_| timed_out(url))?
+            .map_err(|e| map_err(url, e))?;
+        Ok(EtcdStore {
+            client,
+            url: url.to_string(),
+        })
+    }
+
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+}
+
+impl KvStore for EtcdStore {
+    type Feed = EtcdFeed;
+
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn max_txn_ops(&self) -> usize {
+        128
+    }
+
+    fn max_txn_bytes(&self) -> usize {
+        // etcd refuses requests over 1.5 MiB by default; keep room for framing.
+        1024 * 1024
+    }
+
+    fn write_parallelism(&self) -> usize {
+        // Concurrent proposals share raft's fsyncs: more in flight, fewer syncs per key.
+        PAR
+    }
+
+    async fn snapshot(&self, prefix: &[u8]) -> Result<Snapshot, StoreError> {
+        let mut kv = self
+            .client
+            .kv_client()
+            .max_decoding_message_size(256 * 1024 * 1024);
+        let end = range_end(prefix);
+        let mut start = range_start(prefix);
+        let mut snap = Snapshot::default();
+        let mut rev = 0i64;
+        loop {
+            let mut opts = GetOptions::new().with_range(end.clone()).with_limit(PAGE);
+            if rev > 0 {
+                // Every page at the first page's revision: one consistent picture.
+                opts = opts.with_revision(rev);
+            }
+            let mut resp = tokio::time::timeout(CALL_TIMEOUT, kv.get(start.clone(), Some(opts)))
+                .await
+                .map_err(|_| timed_out(&self.url))?
+                .map_err(|e| map_err(&self.url, e))?;
+            if rev == 0 {
+                rev = resp.header().map(|h| h.revision()).unwrap_or(0);
+            }
+            let more = resp.more();
+            let kvs = resp.take_kvs();
+            let Some(last) = kvs.last().map(|k| k.key().to_vec()) else {
+                break;
+            };
+            for kv in kvs {
+                if kv.lease() != 0 {
+                    snap.skipped.push(kv.key().to_vec());
+                    continue;
+                }
+                let (key, value) = kv.into_key_value();
+                snap.entries.push(Entry {
+                    key,
+                    value,
+                    flags: 0,
+                });
+            }
+            if !more {
+                break;
+            }
+            start = last;
+            start.push(0);
+        }
+        snap.index = u64::try_from(rev).unwrap_or(0);
+        Ok(snap)
+    }
+
+    async fn apply(&self, ops: &[Op]) -> Result<(), StoreError> {
+        let mut kv = self.client.kv_client();
+        let txn_ops: Vec<TxnOp> = ops
+            .iter()
+            .map(|op| match op {
+                Op::Put(e) => TxnOp::put(e.key.clone(), e.value.clone(), None),
+                Op::Delete(k) => TxnOp::delete(k.clone(), None),
+            })
+            .collect();
+        tokio::time::timeout(CALL_TIMEOUT, kv.txn(Txn::new().and_then(txn_ops)))
+            .await
+            .map_err(|_| timed_out(&self.url))?
+            .map_err(|e| map_err(&self.url, e))?;
+        Ok(())
+    }
+
+    async fn follow(
+        &self,
+        prefix: &[u8],
+        after: u64,
+        _known_keys: Option<Vec<Vec<u8>>>,
+    ) -> Result<EtcdFeed, StoreError> {
+        // A store restored from an older backup has a lower revision than the checkpoint:
+        // watching "from the future" would silently skip everything up to there.
+        let mut kv = self.client.kv_client();
+        let probe = GetOptions::new()
+            .with_range(range_end(prefix))
+            .with_count_only();
+        let head = tokio::time::timeout(CALL_TIMEOUT, kv.get(range_start(prefix), Some(probe)))
+            .await
+            .map_err(|_| timed_out(&self.url))?
+            .map_err(|e| map_err(&self.url, e))?
+            .header()
+            .map(|h| h.revision().max(0) as u64)
+            .unwrap_or(0);
+        let reset = (head < after).then(|| {
+            format!(
+                "A's revision {head} is behind the checkpoint's {after} (restored from a backup?)"
+            )
+        });
+        let mut wc = self
+            .client
+            .watch_client()
+            .max_decoding_message_size(256 * 1024 * 1024);
+        let opts = WatchOptions::new()
+            .with_range(range_end(prefix))
+            .with_start_revision(after as i64 + 1)
+            .with_progress_notify();
+        let stream = tokio::time::timeout(CALL_TIMEOUT, wc.watch(range_start(prefix), Some(opts)))
+            .await
+            .map_err(|_| timed_out(&self.url))?
+            .map_err(|e| map_err(&self.url, e))?;
+        Ok(EtcdFeed {
+            stream,
+            url: self.url.clone(),
+            after,
+            stash: None,
+            reset,
+        })
+    }
+}
+
+pub struct EtcdFeed {
+    stream: WatchStream,
+    url: String,
+    after: u64,
+    /// A message read while draining that is not a plain event batch: handled next call.
+    stash: Option<Result<Option<WatchResponse>, etcd_client::Error>>,
+    reset: Option<String>,
+}
+
+enum Classified {
+    Events(Vec<Op>, u64, u64),
+    Item(FeedItem),
+}
+
+impl EtcdFeed {
+    fn classify(&self, msg: WatchResponse) -> Result<Classified, StoreError> {
+        let head = msg.header().map(|h| h.revision()).unwrap_or(0).max(0) as u64;
+        if msg.compact_revision() > 0 {
+            return Ok(Classified::Item(FeedItem::Reset(format!(
+                "revision {} is compacted (oldest kept: {})",
+                self.after + 1,
+                msg.compact_revision()
+            ))));
+        }
+        if msg.canceled() {
+            let reason = msg.cancel_reason().to_string();
+            if reason.contains("compacted") {
+                return Ok(Classified::Item(FeedItem::Reset(reason)));
+            }
+            return Err(StoreError::StreamEnded {
+                url: self.url.clone(),
+                reason: format!("watch canceled: {reason}"),
+            });
+        }
+        if msg.events().is_empty() {
+            if msg.created() {
+                return Ok(Classified::Item(FeedItem::Progress {
+                    index: self.after,
+                    head,
+                }));
+            }
+            // A progress notification: every event up to `head` has been delivered.
+            return Ok(Classified::Item(FeedItem::Progress {
+                index: head.max(self.after),
+                head,
+            }));
+        }
+        let mut max_rev = self.after;
+        let mut ops = Vec::with_capacity(msg.events().len());
+        for ev in msg.events() {
+            let Some(kv) = ev.kv() else { continue };
+            max_rev = max_rev.max(kv.mod_revision().max(0) as u64);
+            let key = kv.key().to_vec();
+            match ev.event_type() {
+                // A key bound to a lease is ephemeral: it has no place in B.
+                EventType::Put if kv.lease() != 0 => ops.push(Op::Delete(key)),
+                EventType::Put => ops.push(Op::Put(Entry {
+                    key,
+                    value: kv.value().to_vec(),
+                    flags: 0,
+                })),
+                EventType::Delete => ops.push(Op::Delete(key)),
+            }
+        }
+        Ok(Classified::Events(ops, max_rev, head))
+    }
+
+    fn ended(
+        &self,
+        r: Result<Option<WatchResponse>, etcd_client::Error>,
+    ) -> Result<WatchResponse, StoreError> {
+        match r {
+            Ok(Some(m)) => Ok(m),
+            Ok(None) => Err(StoreError::StreamEnded {
+                url: self.url.clone(),
+                reason: "closed by the server".to_string(),
+            }),
+            Err(e) => Err(match map_err(&self.url, e) {
+                StoreError::Unreachable { url, reason } => StoreError::StreamEnded { url, reason },
+                other => other,
+            }),
+        }
+    }
+}
+
+impl ChangeFeed for EtcdFeed {
+    async fn next(&mut self) -> Result<FeedItem, StoreError> {
+        if let Some(reason) = self.reset.take() {
+            return Ok(FeedItem::Reset(reason));
+        }
+        let first = match self.stash.take() {
+            Some(r) => r,
+            None => loop {
+                // A quiet prefix still moves A's revision; asking for progress now and then
+                // lets the checkpoint follow it, so a restart rarely lands on a compacted one.
+                tokio::select! {
+                    r = self.stream.message() => break r,
+                    _ = tokio::time::sleep(PROGRESS_EVERY) => {
+                        self.stream
+                            .request_progress()
+                            .await
+                            .map_err(|e| map_err(&self.url, e))?;
+                    }
+                }
+            },
+        };
+        let msg = self.ended(first)?;
+        let (mut ops, mut index, mut head) = match self.classify(msg)? {
+            Classified::Item(item) => {
+                if let FeedItem::Progress { index, .. } = &item {
+                    self.after = *index;
+                }
+                return Ok(item);
+            }
+            Classified::Events(o, i, h) => (o, i, h),
+        };
+        // Take whatever else is already waiting, so a burst is written in few transactions.
+        while ops.len() < MAX_BATCH_EVENTS {
+            let Some(r) = self.stream.message().now_or_never() else {
+                break;
+            };
+            let msg = match r {
+                Ok(Some(m)) => m,
+                other => {
+                    self.stash = Some(other);
+                    break;
+                }
+            };
+            if msg.events().is_empty() || msg.canceled() || msg.compact_revision() > 0 {
+                self.stash = Some(Ok(Some(msg)));
+                break;
+            }
+            if let Classified::Events(o, i, h) = self.classify(msg)? {
+                ops.extend(o);
+                index = index.max(i);
+                head = head.max(h);
+            }
+        }
+        self.after = index;
+        Ok(FeedItem::Changes { ops, index, head })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range_end;
+
+    #[test]
+    fn range_end_increments_last_byte() {
+        assert_eq!(range_end(b"a/"), b"a0".to_vec());
+        assert_eq!(range_end(b"a\xff"), b"b".to_vec());
+        assert_eq!(range_end(b""), vec![0]);
+    }
+}

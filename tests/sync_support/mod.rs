@@ -1,0 +1,41 @@
+//! Shared helpers for the sync integration tests: real etcd servers on loopback,
+//! the Consul KV emulator, and running the abshift binary.
+#![allow(dead_code)]
+
+pub mod consul_emulator;
+pub mod etcd;
+
+use std::process::{Command, Stdio};
+
+/// The built binary, with logs kept quiet unless a test wants them.
+pub fn abshift() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_abshift"));
+    c.env_remove("CONSUL_HTTP_TOKEN").stdin(Stdio::null());
+    c
+}
+
+/// SIGTERM to a child we started (by its pid only).
+pub fn terminate(child: &std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+}
+
+/// Waits for a child with a deadline; kills it and panics if it overstays.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("abshift did not exit within {within:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
