@@ -77,6 +77,7 @@ pub struct Cluster {
     pub server: String,
     pub kubeconfig: String,
     client: Client,
+    retries: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -170,6 +171,9 @@ impl Cluster {
                 detail: e.to_string(),
             })?;
         config.connect_timeout = Some(Duration::from_secs(10));
+        // abshift retries itself (bounded, honouring Retry-After, counted);
+        // kube's built-in retry would hide both the header and the count.
+        config.default_retry = false;
         config.read_timeout = Some(Duration::from_secs(120));
         let server = config
             .cluster_url
@@ -199,6 +203,7 @@ impl Cluster {
             server,
             kubeconfig: shown,
             client,
+            retries: Default::default(),
         })
     }
 
@@ -211,12 +216,22 @@ impl Cluster {
     /// The UID of `kube-system`: stable for a cluster's life, different for
     /// every cluster, so a plan names the clusters it was made for.
     pub async fn fingerprint(&self) -> Result<String, ClusterError> {
-        let ns: Value = self
-            .get_json(
+        // First contact: a cluster that does not answer twice is reported at once.
+        let what = "reading namespace kube-system";
+        let resp = self
+            .send_attempts(
+                2,
+                Method::GET,
                 "/api/v1/namespaces/kube-system",
-                "reading namespace kube-system",
+                None,
+                None,
+                what,
             )
             .await?;
+        if resp.status != http::StatusCode::OK {
+            return Err(self.status_error(&resp, what));
+        }
+        let ns = resp.json().unwrap_or(Value::Null);
         crate::model::str_at(&ns, &["metadata", "uid"])
             .map(str::to_string)
             .ok_or_else(|| ClusterError::Api {
@@ -241,22 +256,21 @@ impl Cluster {
             .map_err(|e| self.classify(e, "API discovery"))
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(
+    /// GETs a JSON document (with retries), failing on any status but 200.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         what: &str,
     ) -> Result<T, ClusterError> {
-        let req = Request::get(path)
-            .body(Vec::new())
-            .map_err(|e| ClusterError::Api {
-                context: self.context.clone(),
-                what: what.into(),
-                detail: e.to_string(),
-            })?;
-        self.client
-            .request::<T>(req)
-            .await
-            .map_err(|e| self.classify(e, what))
+        let resp = self.send(Method::GET, path, None, None, what).await?;
+        if resp.status != http::StatusCode::OK {
+            return Err(self.status_error(&resp, what));
+        }
+        serde_json::from_slice(&resp.body).map_err(|e| ClusterError::Api {
+            context: self.context.clone(),
+            what: what.to_string(),
+            detail: e.to_string(),
+        })
     }
 
     /// Lists every object of one resource type, page by page, handing each
@@ -288,29 +302,153 @@ impl Cluster {
                     query.push_str(&urlencode(s));
                 }
                 let path = format!("{}?{query}", rt.collection_path(namespace));
-                let req = Request::get(&path)
-                    .body(Vec::new())
-                    .map_err(|e| ClusterError::Api {
-                        context: self.context.clone(),
-                        what: what.clone(),
-                        detail: e.to_string(),
-                    })?;
-                match self.client.request::<ListPage>(req).await {
-                    Ok(page) => {
+                let resp = self.send(Method::GET, &path, None, None, &what).await?;
+                match resp.status.as_u16() {
+                    200 => {
+                        let page: ListPage =
+                            serde_json::from_slice(&resp.body).map_err(|e| ClusterError::Api {
+                                context: self.context.clone(),
+                                what: what.clone(),
+                                detail: format!("unreadable list page: {e}"),
+                            })?;
                         items.extend(page.items.into_iter().filter_map(&mut keep));
                         token = page.metadata.continue_token.filter(|t| !t.is_empty());
                         if token.is_none() {
                             return Ok(items);
                         }
                     }
-                    Err(kube::Error::Api(status)) if status.code == 410 && restarts < RESTARTS => {
+                    410 if restarts < RESTARTS => {
                         restarts += 1;
                         tracing::info!(resource = %rt.plural, "continue token expired; restarting the list");
                         continue 'restart;
                     }
-                    Err(e) => return Err(self.classify(e, &what)),
+                    _ => return Err(self.status_error(&resp, &what)),
                 }
             }
+        }
+    }
+
+    /// Sends one request, retrying what is worth retrying: 429 and 5xx (after
+    /// `Retry-After` when the server sends one, else exponential backoff with
+    /// jitter), timeouts and dropped connections. Other statuses are returned
+    /// for the caller to judge. Retries are counted in `self.retries`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: Option<&str>,
+        what: &str,
+    ) -> Result<RawResponse, ClusterError> {
+        self.send_attempts(8, method, path, body, content_type, what)
+            .await
+    }
+
+    async fn send_attempts(
+        &self,
+        attempts: u32,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: Option<&str>,
+        what: &str,
+    ) -> Result<RawResponse, ClusterError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut builder = Request::builder()
+                .method(method.clone())
+                .uri(path)
+                .header(http::header::ACCEPT, "application/json");
+            if let Some(ct) = content_type {
+                builder = builder.header(http::header::CONTENT_TYPE, ct);
+            }
+            let req = builder
+                .body(kube::client::Body::from(body.clone().unwrap_or_default()))
+                .map_err(|e| ClusterError::Api {
+                    context: self.context.clone(),
+                    what: what.to_string(),
+                    detail: e.to_string(),
+                })?;
+            let outcome =
+                match tokio::time::timeout(Duration::from_secs(60), self.client.send(req)).await {
+                    Err(_) => Err("timed out after 60s".to_string()),
+                    Ok(Err(e)) if is_write_refusal(&e) => return Err(self.classify(e, what)),
+                    Ok(Err(e)) => Err(describe_kube_error(&e)),
+                    Ok(Ok(resp)) => {
+                        let status = resp.status();
+                        let retry_after = resp
+                            .headers()
+                            .get(http::header::RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.trim().parse::<u64>().ok());
+                        match http_body_util::BodyExt::collect(resp.into_body()).await {
+                            Ok(collected) => Ok((status, retry_after, collected.to_bytes())),
+                            Err(e) => Err(format!("connection lost while reading the answer: {e}")),
+                        }
+                    }
+                };
+            let wait = match &outcome {
+                Ok((status, retry_after, _)) if retryable_status(*status) => retry_after
+                    .map(|s| Duration::from_secs(s.min(60)))
+                    .unwrap_or_else(|| backoff(attempt)),
+                Ok((status, _, body)) => {
+                    return Ok(RawResponse {
+                        status: *status,
+                        body: body.clone(),
+                    });
+                }
+                Err(_) => backoff(attempt),
+            };
+            if attempt >= attempts {
+                return match outcome {
+                    Ok((status, _, body)) => Ok(RawResponse { status, body }),
+                    Err(detail) => Err(ClusterError::Unreachable {
+                        context: self.context.clone(),
+                        server: self.server.clone(),
+                        detail: format!("{what}: {detail} (after {attempts} attempts)"),
+                    }),
+                };
+            }
+            self.retries
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(what, attempt, ?wait, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Retries made so far on this connection.
+    pub fn retry_count(&self) -> u64 {
+        self.retries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// An error for an unexpected status, with the server's own message.
+    pub fn status_error(&self, resp: &RawResponse, what: &str) -> ClusterError {
+        let message = serde_json::from_slice::<Value>(&resp.body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| {
+                String::from_utf8_lossy(&resp.body)
+                    .chars()
+                    .take(300)
+                    .collect()
+            });
+        let context = self.context.clone();
+        match resp.status.as_u16() {
+            401 => ClusterError::Unauthorized {
+                context,
+                server: self.server.clone(),
+            },
+            403 => ClusterError::Forbidden {
+                context,
+                what: what.to_string(),
+                message,
+            },
+            code => ClusterError::Api {
+                context,
+                what: what.to_string(),
+                detail: format!("{message} ({code})"),
+            },
         }
     }
 
@@ -349,6 +487,35 @@ impl Cluster {
             },
         }
     }
+}
+
+/// A response whose status the caller decides about.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: http::StatusCode,
+    pub body: bytes::Bytes,
+}
+
+impl RawResponse {
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+fn retryable_status(status: http::StatusCode) -> bool {
+    status.as_u16() == 429 || matches!(status.as_u16(), 500 | 502 | 503 | 504)
+}
+
+/// 200 ms doubling to at most 10 s, with ±50 % jitter so that many writers
+/// backing off together do not return together.
+fn backoff(attempt: u32) -> Duration {
+    let base = 200u64.saturating_mul(1 << attempt.min(6)).min(10_000);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = (nanos as u64 % 1000) as f64 / 1000.0; // 0..1
+    Duration::from_millis((base as f64 * (0.5 + jitter)) as u64)
 }
 
 #[derive(Deserialize)]

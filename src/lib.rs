@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod elb;
 pub mod error;
 pub mod graph;
+pub mod journal;
 pub mod logging;
 pub mod model;
 pub mod normalize;
