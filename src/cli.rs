@@ -192,8 +192,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Migrate(m) => match *m {
             MigrateCommand::Plan(args) => crate::commands::plan(args).await,
-            MigrateCommand::Apply(_) => Err(NotYetAvailable("migrate apply").into()),
-            MigrateCommand::Verify(_) => Err(NotYetAvailable("migrate verify").into()),
+            MigrateCommand::Apply(args) => crate::commands::apply(args).await,
+            MigrateCommand::Verify(args) => crate::commands::verify(args).await,
         },
         Command::Report(_) => Err(NotYetAvailable("report").into()),
         Command::Elb(cmd) => crate::elb::run(*cmd).await,

@@ -9,7 +9,8 @@ use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::cli::{ClusterArgs, OutputFormat, PlanArgs, RulesArgs};
+use crate::apply::{ApplyOptions, ApplyProgress, ApplySummary, ObjectResult, Outcome};
+use crate::cli::{ApplyArgs, ClusterArgs, OutputFormat, PlanArgs, RulesArgs, VerifyArgs};
 use crate::cluster::{Access, Cluster};
 use crate::error::UsageError;
 use crate::graph::LAST_WAVE_KINDS;
@@ -42,6 +43,229 @@ pub async fn connect_pair(
     }
     let target = Cluster::connect(to_kc, Some(to), target_access).await?;
     Ok((source, target))
+}
+
+/// Connects to the plan's clusters: the contexts named on the command line, or
+/// those recorded in the plan. The source is always read-only.
+pub async fn connect_for_plan(
+    c: &ClusterArgs,
+    plan: &Plan,
+    target_access: Access,
+) -> anyhow::Result<(Cluster, Cluster)> {
+    let from = c
+        .from
+        .clone()
+        .unwrap_or_else(|| plan.source.context.clone());
+    let to = c.to.clone().unwrap_or_else(|| plan.target.context.clone());
+    let from_kc = c.from_kubeconfig.as_ref().or(c.kubeconfig.as_ref());
+    let to_kc = c.to_kubeconfig.as_ref().or(c.kubeconfig.as_ref());
+    if from == to && from_kc == to_kc {
+        return Err(UsageError(format!("source and target both name context '{to}'; the source and target must be different clusters")).into());
+    }
+    let source = Cluster::connect(from_kc, Some(&from), Access::ReadOnly).await?;
+    let target = Cluster::connect(to_kc, Some(&to), target_access).await?;
+    Ok((source, target))
+}
+
+pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let plan = Plan::read(&args.plan)?;
+    let (source, target) = connect_for_plan(&args.clusters, &plan, Access::ReadWrite).await?;
+    crate::apply::check_clusters(&plan, &source, &target).await?;
+    if !args.dry_run && !args.yes {
+        confirm(&plan, &target)?;
+    }
+    let opts = ApplyOptions {
+        dry_run: args.dry_run,
+        concurrency: args.concurrency.max(1),
+        on_conflict: args.on_conflict,
+        allow_drift: args.allow_drift,
+    };
+    let progress = WaveBars::new(plan.summary.waves);
+    let summary = crate::apply::apply(&plan, &args.plan, &source, &target, &opts, &progress)
+        .await
+        .with_context(|| format!("applying plan {} to '{}'", plan.id, target.context))?;
+    progress.finish();
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+        OutputFormat::Yaml => print!("{}", serde_yaml_ng::to_string(&summary)?),
+        OutputFormat::Text => eprint!("{}", apply_summary_text(&summary)),
+    }
+    Ok(if summary.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let plan = Plan::read(&args.plan)?;
+    let (source, target) = connect_for_plan(&args.clusters, &plan, Access::ReadOnly).await?;
+    let report = crate::verify::verify(&plan, &source, &target)
+        .await
+        .with_context(|| format!("verifying plan {} against '{}'", plan.id, target.context))?;
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Yaml => print!("{}", serde_yaml_ng::to_string(&report)?),
+        OutputFormat::Text => {
+            let mut out = String::new();
+            for r in &report.missing {
+                out.push_str(&format!("missing in B: {r}\n"));
+            }
+            for m in &report.mismatched {
+                out.push_str(&format!("differs: {}: {}\n{}", m.object, m.problem, m.diff));
+            }
+            for r in &report.gone_from_source {
+                out.push_str(&format!(
+                    "note: {r} is no longer in A (deleted or now skipped since the plan)\n"
+                ));
+            }
+            for r in &report.new_in_source {
+                out.push_str(&format!(
+                    "new in A since the plan: {r} (re-plan to migrate it)\n"
+                ));
+            }
+            out.push_str(&format!(
+                "verify plan {} against '{}': {} match, {} missing, {} differ, {} new in A — {}\n",
+                plan.id,
+                target.context,
+                report.matched,
+                report.missing.len(),
+                report.mismatched.len(),
+                report.new_in_source.len(),
+                if report.ok() {
+                    "B holds what A holds"
+                } else {
+                    "NOT VERIFIED"
+                }
+            ));
+            print!("{out}");
+        }
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Asks on the terminal before writing; with no terminal, `--yes` is required.
+fn confirm(plan: &Plan, target: &Cluster) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    if !std::io::stdin().is_terminal() {
+        return Err(UsageError("refusing to apply without confirmation: no terminal to ask on; review the plan and pass --yes".into()).into());
+    }
+    let counts: Vec<String> = plan
+        .summary
+        .by_action
+        .iter()
+        .map(|(a, n)| format!("{n} {a}"))
+        .collect();
+    eprint!(
+        "Apply plan {} to '{}' ({}): {} objects in {} waves ({})? [y/N] ",
+        plan.id,
+        target.context,
+        target.server,
+        plan.summary.objects,
+        plan.summary.waves,
+        counts.join(", ")
+    );
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
+        Ok(())
+    } else {
+        Err(UsageError("not confirmed; nothing was written".into()).into())
+    }
+}
+
+fn apply_summary_text(s: &ApplySummary) -> String {
+    let mut out = String::new();
+    for p in &s.problems {
+        out.push_str(&format!(
+            "{:<8} wave {} {}: {}\n",
+            format!("{:?}", p.outcome).to_lowercase(),
+            p.wave,
+            p.object,
+            p.detail.as_deref().unwrap_or("")
+        ));
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY)
+        .set_header(vec!["outcome", "objects"]);
+    for (k, v) in &s.counts {
+        t.add_row(vec![k.clone(), v.to_string()]);
+    }
+    out.push_str(&t.to_string());
+    out.push('\n');
+    out.push_str(&format!(
+        "{}plan {} → '{}': {} write requests, {} retries, {} already done by an earlier run, {:.1}s — {}\n",
+        if s.dry_run { "dry run: " } else { "" },
+        s.plan,
+        s.target,
+        s.writes,
+        s.retries,
+        s.resumed,
+        s.seconds,
+        if s.succeeded() { "complete" } else { "INCOMPLETE: fix the problems above and re-run (done objects are not redone)" }
+    ));
+    out
+}
+
+/// One progress bar per wave on a terminal, a log line per wave otherwise.
+struct WaveBars {
+    multi: Option<indicatif::MultiProgress>,
+    current: std::sync::Mutex<Option<ProgressBar>>,
+    waves: usize,
+}
+
+impl WaveBars {
+    fn new(waves: usize) -> Self {
+        let multi = std::io::stderr()
+            .is_terminal()
+            .then(indicatif::MultiProgress::new);
+        WaveBars {
+            multi,
+            current: std::sync::Mutex::new(None),
+            waves,
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = self.current.lock().expect("bar").take() {
+            b.finish();
+        }
+    }
+}
+
+impl ApplyProgress for WaveBars {
+    fn wave(&self, wave: usize, objects: usize) {
+        match &self.multi {
+            Some(m) => {
+                let bar = m.add(ProgressBar::new(objects as u64));
+                bar.set_style(
+                    ProgressStyle::with_template("wave {prefix} [{bar:30}] {pos}/{len} {wide_msg}")
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                );
+                bar.set_prefix(format!("{}/{}", wave + 1, self.waves));
+                *self.current.lock().expect("bar") = Some(bar);
+            }
+            None => eprintln!("wave {}/{}: {objects} objects", wave + 1, self.waves),
+        }
+    }
+    fn done(&self, r: &ObjectResult) {
+        if let Some(b) = self.current.lock().expect("bar").as_ref() {
+            b.inc(1);
+            if matches!(
+                r.outcome,
+                Outcome::Failed | Outcome::Blocked | Outcome::Drifted
+            ) {
+                b.set_message(format!("{:?}: {}", r.outcome, r.object));
+            }
+        }
+    }
+    fn wave_finished(&self, _wave: usize) {
+        self.finish();
+    }
 }
 
 struct Bar(Option<ProgressBar>);

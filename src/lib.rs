@@ -4,6 +4,7 @@
 //! The planner core (`normalize`, `skip`, `graph`, `diff`, `plan`) is pure
 //! functions over plain data; cluster access sits in `cluster` and `discovery`.
 
+pub mod apply;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
@@ -21,3 +22,4 @@ pub mod planner;
 pub mod podspec;
 pub mod skip;
 pub mod sync;
+pub mod verify;

@@ -56,6 +56,22 @@ pub async fn build_plan(
     req: &PlanRequest,
     progress: &dyn Progress,
 ) -> Result<Plan, PlanError> {
+    build_plan_with_targets(source, target, req, progress)
+        .await
+        .map(|(plan, _)| plan)
+}
+
+/// B's normalised copies of the objects that are not `unchanged`, kept for
+/// diffs (verify, reports); the plan file itself never holds them.
+pub type TargetCopies = HashMap<ObjectKey, (Value, Option<String>)>;
+
+/// Like [`build_plan`], also returning B's copy of every object that differs.
+pub async fn build_plan_with_targets(
+    source: &Cluster,
+    target: &Cluster,
+    req: &PlanRequest,
+    progress: &dyn Progress,
+) -> Result<(Plan, TargetCopies), PlanError> {
     let started = std::time::Instant::now();
     let phase =
         |name: &str| tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "{name}");
@@ -204,6 +220,7 @@ pub async fn build_plan(
     }
 
     let refs: Vec<_> = kept.iter().map(SourceObject::object_ref).collect();
+    let mut differing: TargetCopies = HashMap::new();
     let mut objects = Vec::with_capacity(kept.len());
     for (i, o) in kept.into_iter().enumerate() {
         let key = o.key();
@@ -213,6 +230,11 @@ pub async fn build_plan(
             .as_deref()
             .map(|d| (d, target.and_then(|t| t.1.as_deref())));
         let action = diff::action(&o.object, target.map(|t| &t.0), digests);
+        if !matches!(action, diff::Action::Unchanged | diff::Action::Create)
+            && let Some(copy) = target
+        {
+            differing.insert(key.clone(), copy.clone());
+        }
         objects.push(PlannedObject {
             api_version: o.resource.api_version(),
             kind: o.resource.kind.clone(),
@@ -271,7 +293,7 @@ pub async fn build_plan(
     };
     plan.seal();
     phase("plan assembled");
-    Ok(plan)
+    Ok((plan, differing))
 }
 
 /// Does `--include-kinds`/`--exclude-kinds` let this resource through? Entries

@@ -1,0 +1,671 @@
+//! `migrate apply`: recreates a plan's objects in B, wave by wave, with
+//! server-side apply. Idempotent (a journal records what B confirmed, and
+//! re-applying an object is harmless), refuses plans made for other clusters,
+//! and reads Secret values from A only at the moment they are written to B.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+use futures::StreamExt;
+use http::Method;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::cli::OnConflict;
+use crate::cluster::{Cluster, ClusterError};
+use crate::diff::{Action, MIGRATED_FROM_LABEL, PLAN_ANNOTATION};
+use crate::journal::{self, Entry, Journal, JournalError};
+use crate::model::{GroupKind, ObjectKey, ObjectRef, ResourceType, split_api_version};
+use crate::plan::{Plan, PlannedObject, secret_digest};
+
+/// Field manager abshift's writes are recorded under in B.
+pub const FIELD_MANAGER: &str = "abshift";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(
+        "plan {plan} was made for target cluster {expected} ('{plan_context}'), but '{context}' is cluster {found}: refusing to write; point --to at the plan's target or make a new plan"
+    )]
+    WrongTarget {
+        plan: String,
+        expected: String,
+        plan_context: String,
+        context: String,
+        found: String,
+    },
+    #[error(
+        "plan {plan} was made from source cluster {expected} ('{plan_context}'), but '{context}' is cluster {found}: refusing to write; point --from at the plan's source or make a new plan"
+    )]
+    WrongSource {
+        plan: String,
+        expected: String,
+        plan_context: String,
+        context: String,
+        found: String,
+    },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub dry_run: bool,
+    pub concurrency: usize,
+    pub on_conflict: OnConflict,
+    pub allow_drift: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Skipped,
+    Failed,
+    /// Not attempted: something it depends on failed.
+    Blocked,
+    /// A Secret changed in A since the plan; applied only with --allow-drift.
+    Drifted,
+    /// Dry run: B's API server accepted it.
+    Accepted,
+    /// Dry run: cannot be checked before an earlier wave exists in B (its namespace, its CRD).
+    Deferred,
+}
+
+impl Outcome {
+    fn journal_word(self) -> Option<&'static str> {
+        match self {
+            Outcome::Created => Some("created"),
+            Outcome::Updated => Some("updated"),
+            Outcome::Unchanged => Some("unchanged"),
+            Outcome::Skipped => Some("skipped"),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectResult {
+    pub object: ObjectRef,
+    pub wave: usize,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Already done by an earlier run (from the journal).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resumed: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplySummary {
+    pub plan: String,
+    pub target: String,
+    pub dry_run: bool,
+    pub counts: std::collections::BTreeMap<String, usize>,
+    /// Objects an earlier run had already finished.
+    pub resumed: usize,
+    /// Write requests sent to B (not counting retries).
+    pub writes: u64,
+    pub retries: u64,
+    pub seconds: f64,
+    /// Every object that did not simply succeed, with why.
+    pub problems: Vec<ObjectResult>,
+}
+
+impl ApplySummary {
+    pub fn count(&self, o: Outcome) -> usize {
+        let key = serde_json::to_value(o)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        self.counts.get(&key).copied().unwrap_or(0)
+    }
+
+    /// Exit status: success only when every object is in B (or accepted, in a dry run).
+    pub fn succeeded(&self) -> bool {
+        [Outcome::Failed, Outcome::Blocked, Outcome::Drifted]
+            .iter()
+            .all(|o| self.count(*o) == 0)
+    }
+}
+
+/// Progress callbacks so the CLI can draw bars without this module knowing terminals.
+pub trait ApplyProgress: Send + Sync {
+    fn wave(&self, _wave: usize, _objects: usize) {}
+    fn done(&self, _result: &ObjectResult) {}
+    fn wave_finished(&self, _wave: usize) {}
+}
+
+pub struct NoProgress;
+impl ApplyProgress for NoProgress {}
+
+/// Refuses a plan whose clusters are not the ones connected to.
+pub async fn check_clusters(
+    plan: &Plan,
+    source: &Cluster,
+    target: &Cluster,
+) -> Result<(), ApplyError> {
+    let (sf, tf) = tokio::try_join!(source.fingerprint(), target.fingerprint())?;
+    if tf != plan.target.fingerprint {
+        return Err(ApplyError::WrongTarget {
+            plan: plan.id.clone(),
+            expected: plan.target.fingerprint.clone(),
+            plan_context: plan.target.context.clone(),
+            context: target.context.clone(),
+            found: tf,
+        });
+    }
+    if sf != plan.source.fingerprint {
+        return Err(ApplyError::WrongSource {
+            plan: plan.id.clone(),
+            expected: plan.source.fingerprint.clone(),
+            plan_context: plan.source.context.clone(),
+            context: source.context.clone(),
+            found: sf,
+        });
+    }
+    Ok(())
+}
+
+struct Ctx<'a> {
+    plan: &'a Plan,
+    source: &'a Cluster,
+    target: &'a Cluster,
+    opts: &'a ApplyOptions,
+    journal: Option<&'a Journal>,
+    /// Where each planned kind lives, for owner lookups.
+    kinds: HashMap<GroupKind, (String, String, bool)>,
+    /// UIDs in B of objects written or found, for ownerReference remapping.
+    uids: Mutex<HashMap<ObjectKey, String>>,
+    writes: std::sync::atomic::AtomicU64,
+    /// Objects this run creates, so a dry run can tell "missing in B" from "created earlier in this plan".
+    created_by_plan: HashSet<ObjectKey>,
+}
+
+pub async fn apply(
+    plan: &Plan,
+    plan_path: &Path,
+    source: &Cluster,
+    target: &Cluster,
+    opts: &ApplyOptions,
+    progress: &dyn ApplyProgress,
+) -> Result<ApplySummary, ApplyError> {
+    let started = std::time::Instant::now();
+    check_clusters(plan, source, target).await?;
+    let journal_path = journal::path_for(plan_path);
+    let done = if opts.dry_run {
+        HashMap::new()
+    } else {
+        journal::load(&journal_path, &plan.id, &plan.checksum)?
+    };
+    let journal = if opts.dry_run {
+        None
+    } else {
+        Some(Journal::open(&journal_path, &plan.id, &plan.checksum)?)
+    };
+
+    let mut uids = HashMap::new();
+    for e in done.values() {
+        if let Some(uid) = &e.uid {
+            uids.insert(e.object.key(), uid.clone());
+        }
+    }
+    let ctx = Ctx {
+        plan,
+        source,
+        target,
+        opts,
+        journal: journal.as_ref(),
+        kinds: plan
+            .objects
+            .iter()
+            .map(|o| {
+                let (g, _) = split_api_version(&o.api_version);
+                (
+                    GroupKind::new(g, &o.kind),
+                    (o.api_version.clone(), o.resource.clone(), o.namespaced),
+                )
+            })
+            .collect(),
+        uids: Mutex::new(uids),
+        writes: Default::default(),
+        created_by_plan: plan
+            .objects
+            .iter()
+            .filter(|o| o.action != Action::Unchanged)
+            .map(|o| o.object_ref().key())
+            .collect(),
+    };
+
+    let mut results: Vec<ObjectResult> = Vec::with_capacity(plan.objects.len());
+    let mut broken: HashSet<ObjectKey> = HashSet::new();
+    let waves = plan.objects.iter().map(|o| o.wave + 1).max().unwrap_or(0);
+    for wave in 0..waves {
+        let members: Vec<&PlannedObject> = plan.objects.iter().filter(|o| o.wave == wave).collect();
+        progress.wave(wave, members.len());
+        let mut todo = Vec::new();
+        for o in members {
+            let r = o.object_ref();
+            if let Some(entry) = done.get(&r) {
+                let outcome = match entry.outcome.as_str() {
+                    "created" => Outcome::Created,
+                    "updated" => Outcome::Updated,
+                    "skipped" => Outcome::Skipped,
+                    _ => Outcome::Unchanged,
+                };
+                let res = ObjectResult {
+                    object: r,
+                    wave,
+                    outcome,
+                    detail: None,
+                    resumed: true,
+                };
+                progress.done(&res);
+                results.push(res);
+            } else if let Some(dep) = o.depends_on.iter().find(|d| broken.contains(&d.key())) {
+                broken.insert(r.key());
+                let res = ObjectResult {
+                    object: r,
+                    wave,
+                    outcome: Outcome::Blocked,
+                    detail: Some(format!("depends on {dep}, which was not applied")),
+                    resumed: false,
+                };
+                progress.done(&res);
+                results.push(res);
+            } else {
+                todo.push(o);
+            }
+        }
+        let ctx_ref = &ctx;
+        let wave_results: Vec<ObjectResult> = futures::stream::iter(todo)
+            .map(|o| async move { apply_one(ctx_ref, o).await })
+            .buffer_unordered(opts.concurrency.max(1))
+            .inspect(|r| progress.done(r))
+            .collect()
+            .await;
+        for r in &wave_results {
+            if matches!(
+                r.outcome,
+                Outcome::Failed | Outcome::Drifted | Outcome::Blocked
+            ) {
+                broken.insert(r.object.key());
+            }
+        }
+        let ready: Vec<&ObjectResult> = wave_results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Created | Outcome::Updated))
+            .collect();
+        if !opts.dry_run {
+            wait_until_usable(&ctx, &ready).await;
+        }
+        results.extend(wave_results);
+        progress.wave_finished(wave);
+    }
+    let writes = ctx.writes.load(std::sync::atomic::Ordering::Relaxed);
+    drop(ctx);
+    if let Some(j) = journal {
+        j.close().await?;
+    }
+
+    let mut summary = ApplySummary {
+        plan: plan.id.clone(),
+        target: target.context.clone(),
+        dry_run: opts.dry_run,
+        writes,
+        retries: target.retry_count() + source.retry_count(),
+        seconds: started.elapsed().as_secs_f64(),
+        ..Default::default()
+    };
+    for r in &results {
+        let key = serde_json::to_value(r.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        *summary.counts.entry(key).or_default() += 1;
+        if r.resumed {
+            summary.resumed += 1;
+        }
+        if matches!(
+            r.outcome,
+            Outcome::Failed
+                | Outcome::Blocked
+                | Outcome::Drifted
+                | Outcome::Skipped
+                | Outcome::Deferred
+        ) {
+            summary.problems.push(r.clone());
+        }
+    }
+    summary
+        .problems
+        .sort_by(|a, b| (a.wave, &a.object).cmp(&(b.wave, &b.object)));
+    Ok(summary)
+}
+
+async fn apply_one(ctx: &Ctx<'_>, o: &PlannedObject) -> ObjectResult {
+    let object = o.object_ref();
+    let result = |outcome, detail: Option<String>| ObjectResult {
+        object: object.clone(),
+        wave: o.wave,
+        outcome,
+        detail,
+        resumed: false,
+    };
+    let force = match o.action {
+        Action::Unchanged => {
+            ctx.record(&object, Outcome::Unchanged, None);
+            return result(Outcome::Unchanged, None);
+        }
+        Action::Conflict => match ctx.opts.on_conflict {
+            OnConflict::Fail => {
+                return result(
+                    Outcome::Failed,
+                    Some(format!(
+                        "exists in {} with different content and was not created by abshift; re-run with --on-conflict overwrite to replace it or --on-conflict skip to keep B's copy",
+                        ctx.target.context
+                    )),
+                );
+            }
+            OnConflict::Skip => {
+                ctx.record(&object, Outcome::Skipped, None);
+                return result(
+                    Outcome::Skipped,
+                    Some("kept B's copy (--on-conflict skip)".into()),
+                );
+            }
+            OnConflict::Overwrite => true,
+        },
+        Action::Create | Action::Update => ctx.opts.on_conflict == OnConflict::Overwrite,
+    };
+    let body = match build_body(ctx, o).await {
+        Ok(b) => b,
+        Err((outcome, detail)) => return result(outcome, Some(detail)),
+    };
+    let (group, version) = split_api_version(&o.api_version);
+    let rt = ResourceType {
+        group: group.into(),
+        version: version.into(),
+        kind: o.kind.clone(),
+        plural: o.resource.clone(),
+        namespaced: o.namespaced,
+        verbs: vec![],
+    };
+    let mut path = format!(
+        "{}/{}?fieldManager={FIELD_MANAGER}",
+        rt.collection_path(o.namespace.as_deref()),
+        o.name
+    );
+    if force {
+        path.push_str("&force=true");
+    }
+    if ctx.opts.dry_run {
+        path.push_str("&dryRun=All");
+    }
+    let what = format!("applying {object}");
+    let bytes = serde_json::to_vec(&body).expect("manifest serialises");
+    // A custom resource can be refused with 404 for a moment after its CRD is
+    // Established, until the API server serves the new group: poll briefly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let resp = loop {
+        ctx.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match ctx
+            .target
+            .send(
+                Method::PATCH,
+                &path,
+                Some(bytes.clone()),
+                Some("application/apply-patch+yaml"),
+                &what,
+            )
+            .await
+        {
+            Err(e) => return result(Outcome::Failed, Some(e.to_string())),
+            Ok(r)
+                if r.status == http::StatusCode::NOT_FOUND
+                    && !ctx.opts.dry_run
+                    && std::time::Instant::now() < deadline
+                    && resource_not_served(&r) =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Ok(r) => break r,
+        }
+    };
+    match resp.status.as_u16() {
+        200 | 201 if ctx.opts.dry_run => result(Outcome::Accepted, None),
+        200 | 201 => {
+            let uid = resp.json().and_then(|v| v.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string));
+            if let Some(uid) = &uid {
+                ctx.uids.lock().expect("uid map").insert(object.key(), uid.clone());
+            }
+            let outcome = if resp.status.as_u16() == 201 { Outcome::Created } else { Outcome::Updated };
+            ctx.record(&object, outcome, uid);
+            result(outcome, None)
+        }
+        404 if ctx.opts.dry_run && o.depends_on.iter().any(|d| ctx.created_by_plan.contains(&d.key())) => {
+            result(Outcome::Deferred, Some("depends on objects this plan creates first (namespace, CRD); the server cannot check it before they exist".into()))
+        }
+        409 => {
+            let message = resp.json().and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string)).unwrap_or_default();
+            result(
+                Outcome::Failed,
+                Some(format!("{message}; B holds fields another manager set to other values: re-run with --on-conflict overwrite to take them over, or skip to keep B's copy")),
+            )
+        }
+        _ => result(Outcome::Failed, Some(ctx.target.status_error(&resp, &what).to_string())),
+    }
+}
+
+fn resource_not_served(resp: &crate::cluster::RawResponse) -> bool {
+    // "the server could not find the requested resource" has no details.name;
+    // a missing namespace or object names it.
+    resp.json()
+        .is_some_and(|v| v.pointer("/details/name").is_none())
+}
+
+impl Ctx<'_> {
+    fn record(&self, object: &ObjectRef, outcome: Outcome, uid: Option<String>) {
+        if let (Some(j), Some(word)) = (self.journal, outcome.journal_word()) {
+            j.record(Entry {
+                object: object.clone(),
+                outcome: word.to_string(),
+                uid,
+            });
+        }
+    }
+
+    /// The UID in B of an owner: from this run, from the journal, or read from B.
+    async fn owner_uid(&self, key: &ObjectKey) -> Result<String, String> {
+        if let Some(uid) = self.uids.lock().expect("uid map").get(key) {
+            return Ok(uid.clone());
+        }
+        let (api_version, plural, namespaced) = self
+            .kinds
+            .get(&key.gk)
+            .cloned()
+            .ok_or_else(|| format!("owner {key} is not in the plan and its kind is unknown"))?;
+        let (group, version) = split_api_version(&api_version);
+        let rt = ResourceType {
+            group: group.into(),
+            version: version.into(),
+            kind: key.gk.kind.clone(),
+            plural,
+            namespaced,
+            verbs: vec![],
+        };
+        let path = format!(
+            "{}/{}",
+            rt.collection_path(key.namespace.as_deref()),
+            key.name
+        );
+        let v: Value = self
+            .target
+            .get_json(&path, &format!("reading owner {key}"))
+            .await
+            .map_err(|e| format!("owner {key} not found in B: {e}"))?;
+        let uid = v
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("owner {key} in B has no uid"))?
+            .to_string();
+        self.uids
+            .lock()
+            .expect("uid map")
+            .insert(key.clone(), uid.clone());
+        Ok(uid)
+    }
+}
+
+/// The object as sent to B: the plan's manifest, stamped as abshift's, owners
+/// remapped to B's UIDs, and for Secrets the value read from A right now.
+async fn build_body(ctx: &Ctx<'_>, o: &PlannedObject) -> Result<Value, (Outcome, String)> {
+    let mut body = o.manifest.clone();
+    let short_fp: String = ctx
+        .plan
+        .source
+        .fingerprint
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(12)
+        .collect();
+    {
+        let meta = body
+            .as_object_mut()
+            .and_then(|m| {
+                m.entry("metadata")
+                    .or_insert_with(|| json!({}))
+                    .as_object_mut()
+            })
+            .ok_or((Outcome::Failed, "manifest has no metadata".to_string()))?;
+        let labels = meta.entry("labels").or_insert_with(|| json!({}));
+        if let Some(l) = labels.as_object_mut() {
+            l.insert(MIGRATED_FROM_LABEL.into(), Value::String(short_fp));
+        }
+        let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+        if let Some(a) = annotations.as_object_mut() {
+            a.insert(PLAN_ANNOTATION.into(), Value::String(ctx.plan.id.clone()));
+        }
+    }
+    let owners: Vec<(usize, ObjectKey)> = body
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .map(|refs| {
+            refs.iter()
+                .enumerate()
+                .filter(|(_, r)| r.get("uid").is_none())
+                .filter_map(|(i, r)| {
+                    let (g, _) = split_api_version(r.get("apiVersion")?.as_str()?);
+                    let gk = GroupKind::new(g, r.get("kind")?.as_str()?);
+                    let namespaced = ctx.kinds.get(&gk).map(|k| k.2).unwrap_or(true);
+                    let ns = if namespaced {
+                        o.namespace.as_deref()
+                    } else {
+                        None
+                    };
+                    Some((i, ObjectKey::new(gk, ns, r.get("name")?.as_str()?)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (i, key) in owners {
+        let uid = match ctx.owner_uid(&key).await {
+            Ok(uid) => uid,
+            Err(_) if ctx.opts.dry_run && ctx.created_by_plan.contains(&key) => {
+                return Err((
+                    Outcome::Deferred,
+                    format!(
+                        "its owner {key} is created earlier by this plan; the server cannot check it before"
+                    ),
+                ));
+            }
+            Err(e) => return Err((Outcome::Failed, e)),
+        };
+        if let Some(r) = body
+            .pointer_mut(&format!("/metadata/ownerReferences/{i}"))
+            .and_then(Value::as_object_mut)
+        {
+            r.insert("uid".into(), Value::String(uid));
+        }
+    }
+    if let Some(planned_digest) = &o.secret_digest {
+        let ns = o.namespace.as_deref().unwrap_or("");
+        let path = format!("/api/v1/namespaces/{ns}/secrets/{}", o.name);
+        let live: Value = ctx
+            .source
+            .get_json(
+                &path,
+                &format!("reading Secret {ns}/{} from the source", o.name),
+            )
+            .await
+            .map_err(|e| {
+                (
+                    Outcome::Failed,
+                    format!("{e}; the Secret's value is read from A at apply time"),
+                )
+            })?;
+        let digest = secret_digest(&live);
+        if &digest != planned_digest && !ctx.opts.allow_drift {
+            return Err((Outcome::Drifted, "its value changed in A since the plan was made; re-plan, or re-run with --allow-drift to copy the current value".into()));
+        }
+        if let Some(map) = body.as_object_mut() {
+            if let Some(data) = live.get("data") {
+                map.insert("data".into(), data.clone());
+            }
+            if let Some(t) = live.get("type") {
+                map.insert("type".into(), t.clone());
+            }
+        }
+    }
+    Ok(body)
+}
+
+/// Between waves: what later waves need must be usable, not just stored.
+/// CRDs must be Established (else their custom resources are refused) and
+/// Namespaces Active. Waits with a deadline; a timeout is left to the writes
+/// of the next wave to report, with the server's own words.
+async fn wait_until_usable(ctx: &Ctx<'_>, created: &[&ObjectResult]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for r in created {
+        let (group, _) = split_api_version(&r.object.api_version);
+        let (path, check): (String, fn(&Value) -> bool) = match (group, r.object.kind.as_str()) {
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => (
+                format!(
+                    "/apis/{}/customresourcedefinitions/{}",
+                    r.object.api_version, r.object.name
+                ),
+                |v| {
+                    v.pointer("/status/conditions")
+                        .and_then(Value::as_array)
+                        .is_some_and(|c| {
+                            c.iter()
+                                .any(|c| c["type"] == "Established" && c["status"] == "True")
+                        })
+                },
+            ),
+            ("", "Namespace") => (format!("/api/v1/namespaces/{}", r.object.name), |v| {
+                v.pointer("/status/phase").and_then(Value::as_str) == Some("Active")
+            }),
+            _ => continue,
+        };
+        loop {
+            let ok = ctx
+                .target
+                .get_json::<Value>(&path, "waiting for readiness")
+                .await
+                .map(|v| check(&v))
+                .unwrap_or(false);
+            if ok || std::time::Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
