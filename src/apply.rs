@@ -453,6 +453,10 @@ async fn apply_one(ctx: &Ctx<'_>, o: &PlannedObject) -> ObjectResult {
         404 if ctx.opts.dry_run && o.depends_on.iter().any(|d| ctx.created_by_plan.contains(&d.key())) => {
             result(Outcome::Deferred, Some("depends on objects this plan creates first (namespace, CRD); the server cannot check it before they exist".into()))
         }
+        409 if already_there(ctx, o, &rt).await => {
+            ctx.record(&object, Outcome::Unchanged, None);
+            result(Outcome::Unchanged, Some("B already holds this content (another manager owns some of its fields)".into()))
+        }
         409 => {
             let message = resp.json().and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string)).unwrap_or_default();
             result(
@@ -462,6 +466,26 @@ async fn apply_one(ctx: &Ctx<'_>, o: &PlannedObject) -> ObjectResult {
         }
         _ => result(Outcome::Failed, Some(ctx.target.status_error(&resp, &what).to_string())),
     }
+}
+
+/// A server-side-apply conflict on content B already holds is not a conflict
+/// worth failing for: B's controllers take ownership of fields they rewrite
+/// (a StatefulSet's claim templates, for one) without changing their values.
+async fn already_there(ctx: &Ctx<'_>, o: &PlannedObject, rt: &ResourceType) -> bool {
+    let path = format!("{}/{}", rt.collection_path(o.namespace.as_deref()), o.name);
+    let Ok(mut current) = ctx
+        .target
+        .get_json::<Value>(&path, "reading B's copy")
+        .await
+    else {
+        return false;
+    };
+    let digest_matches = o
+        .secret_digest
+        .as_ref()
+        .is_none_or(|d| &secret_digest(&current) == d);
+    crate::normalize::normalize(&rt.group_kind(), &mut current);
+    digest_matches && crate::diff::contains(&o.manifest, &current)
 }
 
 fn resource_not_served(resp: &crate::cluster::RawResponse) -> bool {
