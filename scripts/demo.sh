@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The demo: two local clusters (built once), the sample estate seeded into A,
-# and abshift planning its migration to B. Exits non-zero if any step fails.
+# abshift planning, applying and verifying its migration to B, an etcd store
+# replicated A→B, and the live and pre-live load balancers (in moto) switched
+# to B, rolled back and switched again. Exits non-zero if any step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -30,6 +32,16 @@ line='"wave \(.wave)  \(.action)  \(.kind) \(.namespace // "-")/\(.name)"'
 jq -r "[.objects[] | $line] | .[:8][]" plans/demo-plan.json
 echo "..."
 jq -r "[.objects[] | $line] | .[-3:][]" plans/demo-plan.json
+step "abshift migrate apply plans/demo-plan.json --dry-run (server-side dry run against paas-b)"
+"$ABSHIFT" migrate apply plans/demo-plan.json --dry-run --yes
+step "abshift migrate apply plans/demo-plan.json --yes"
+rm -f plans/demo-plan.json.journal
+"$ABSHIFT" migrate apply plans/demo-plan.json --yes
+step "abshift migrate verify plans/demo-plan.json"
+"$ABSHIFT" migrate verify plans/demo-plan.json
+step "Applying the same plan again: the journal says everything is done, zero writes"
+"$ABSHIFT" migrate apply plans/demo-plan.json --yes
+
 step "Stateful store: abshift sync etcd from A's store to B's (two local etcd servers)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ETCD_DIR=$ABSHIFT_TESTENV/etcd-demo
