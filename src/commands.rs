@@ -180,13 +180,23 @@ fn confirm(plan: &Plan, target: &Cluster) -> anyhow::Result<()> {
 
 fn apply_summary_text(s: &ApplySummary) -> String {
     let mut out = String::new();
-    for p in &s.problems {
+    let deferred = s
+        .problems
+        .iter()
+        .filter(|p| p.outcome == Outcome::Deferred)
+        .count();
+    for p in s.problems.iter().filter(|p| p.outcome != Outcome::Deferred) {
         out.push_str(&format!(
             "{:<8} wave {} {}: {}\n",
             format!("{:?}", p.outcome).to_lowercase(),
             p.wave,
             p.object,
             p.detail.as_deref().unwrap_or("")
+        ));
+    }
+    if deferred > 0 {
+        out.push_str(&format!(
+            "deferred: {deferred} objects cannot be checked by a dry run until what they need (namespace, CRD, owner) exists in B; -o json lists them\n"
         ));
     }
     let mut t = Table::new();
