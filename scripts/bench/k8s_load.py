@@ -3,6 +3,9 @@
 
   k8s_load.py create KUBECONFIG CONTEXT N NAMESPACES   create N ConfigMaps+Secrets (half each) across NAMESPACES namespaces
   k8s_load.py rawlist KUBECONFIG CONTEXT CONCURRENCY   list every listable+creatable resource, paginated (limit 500), bodies discarded
+  k8s_load.py rawcopy KUBECONFIG FROM TO PREFIX CONCURRENCY
+        copy the ConfigMaps and Secrets of namespaces bench-* from FROM into PREFIX-* namespaces of TO
+        with plain concurrent POSTs (namespaces created first, untimed); prints the timed POST phase
 
 Loopback only: the server comes from the test kubeconfig. Standard library only.
 """
@@ -97,8 +100,40 @@ def rawlist(kubeconfig, context, concurrency):
         for _ in ex.map(drain, paths): pass
     print(json.dumps({"seconds": round(time.time() - t, 3), "resources": len(paths), "pages": total[1], "bytes": total[0]}))
 
+def rawcopy(kubeconfig, src_ctx, dst_ctx, prefix, concurrency):
+    src, dst = load(kubeconfig, src_ctx), load(kubeconfig, dst_ctx)
+    objects = []
+    for kind, plural in (("ConfigMap", "configmaps"), ("Secret", "secrets")):
+        cont = ""
+        while True:
+            s, d = request(src, "GET", f"/api/v1/{plural}?limit=500" + ("&continue=" + urllib.parse.quote(cont) if cont else ""))
+            page = json.loads(d)
+            for item in page["items"]:
+                ns = item["metadata"]["namespace"]
+                if not ns.startswith("bench-"): continue
+                body = {"apiVersion": "v1", "kind": kind, "metadata": {"name": item["metadata"]["name"], "namespace": prefix + ns[len("bench"):],
+                        "labels": item["metadata"].get("labels", {})}}
+                for f in ("data", "type"):
+                    if f in item: body[f] = item[f]
+                objects.append((plural, body))
+            cont = page["metadata"].get("continue", "")
+            if not cont: break
+    for ns in sorted({b["metadata"]["namespace"] for _, b in objects}):
+        s, _ = request(dst, "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        assert s in (201, 409), s
+    def post(item):
+        plural, body = item
+        s, d = request(dst, "POST", f"/api/v1/namespaces/{body['metadata']['namespace']}/{plural}", body)
+        if s not in (201, 409): raise RuntimeError(f"{s} {d[:200]}")
+    t = time.time()
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as ex:
+        for _ in ex.map(post, objects): pass
+    secs = time.time() - t
+    print(json.dumps({"seconds": round(secs, 3), "objects": len(objects), "per_sec": round(len(objects) / secs, 1)}))
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "create": create(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     elif cmd == "rawlist": rawlist(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif cmd == "rawcopy": rawcopy(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
     else: sys.exit(__doc__)

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Benchmark of `abshift migrate apply`, in one run on the same clusters:
+#   (a) raw baseline: the same ConfigMaps and Secrets created in B with plain
+#       concurrent POSTs at the same concurrency (the API server's limit)
+#   (b) abshift migrate apply (release build), whole plan, default concurrency 16
+#   (c) kubectl get -o json | jq (strip generated fields) | kubectl apply -f -
+# Each writes into its own copy of the namespaces in B (raw-*, bench-*, kctl-*).
+#   scripts/bench-apply.sh [OBJECTS (default 5000)] [NAMESPACES (default 50)]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-5000}; NSS=${2:-50}; CONC=16
+export ABSHIFT_TESTENV=$PWD/target/bench-apply
+bash scripts/install-deps.sh
+cargo build --release --locked --quiet
+ABSHIFT=$PWD/target/release/abshift
+bash scripts/testenv.sh down >/dev/null 2>&1 || true
+ABSHIFT_TESTENV_OWNER_PID=$$ bash scripts/testenv.sh up
+export KUBECONFIG=$ABSHIFT_TESTENV/kubeconfig
+python3 scripts/bench/k8s_load.py create "$KUBECONFIG" paas-a "$N" "$NSS"
+nslist=$(kubectl --context paas-a get ns -o name | sed 's|namespace/||' | grep '^bench-' | paste -sd, -)
+
+raw=$(python3 scripts/bench/k8s_load.py rawcopy "$KUBECONFIG" paas-a paas-b raw "$CONC")
+
+"$ABSHIFT" -q migrate plan --from paas-a --to paas-b -n "$nslist" -o "$ABSHIFT_TESTENV/plan.json"
+objects=$(jq '.summary.objects' "$ABSHIFT_TESTENV/plan.json")
+/usr/bin/time -f "%e %M" -o "$ABSHIFT_TESTENV/time.out" "$ABSHIFT" migrate apply "$ABSHIFT_TESTENV/plan.json" --yes --concurrency "$CONC" -o json >"$ABSHIFT_TESTENV/apply.json"
+read -r asecs akb <"$ABSHIFT_TESTENV/time.out"
+writes=$(jq .writes "$ABSHIFT_TESTENV/apply.json"); retries=$(jq .retries "$ABSHIFT_TESTENV/apply.json")
+
+for ns in ${nslist//,/ }; do kubectl --context paas-b create namespace "kctl-${ns#bench-}" >/dev/null; done
+kubectl_pipeline() {
+  kubectl --context paas-a get configmaps,secrets -A -o json \
+    | jq '.items |= map(select(.metadata.namespace | startswith("bench-"))
+                      | .metadata.namespace |= sub("^bench-"; "kctl-")
+                      | del(.metadata.uid, .metadata.resourceVersion, .metadata.creationTimestamp,
+                            .metadata.managedFields, .metadata.selfLink, .status))' \
+    | kubectl --context paas-b apply -f - >/dev/null
+}
+export -f kubectl_pipeline
+/usr/bin/time -f "%e" -o "$ABSHIFT_TESTENV/time.out" bash -c kubectl_pipeline
+ksecs=$(cat "$ABSHIFT_TESTENV/time.out")
+kobjs=$(kubectl --context paas-b get configmaps,secrets -A --no-headers | grep -c '^kctl-' || true)
+
+rsecs=$(jq -r .seconds <<<"$raw"); robjs=$(jq -r .objects <<<"$raw")
+python3 - "$rsecs" "$robjs" "$asecs" "$objects" "$ksecs" "$kobjs" "$writes" "$retries" "$((akb / 1024))" <<'PY'
+import sys
+rs, ro, a_s, ao, ks, ko, writes, retries, rss = sys.argv[1:]
+rs, ro, a_s, ao, ks, ko = float(rs), int(ro), float(a_s), int(ao), float(ks), int(ko)
+r, a, k = ro / rs, ao / a_s, ko / ks
+print("| what | objects | wall time (s) | objects/s | notes |")
+print("|---|---:|---:|---:|---|")
+print(f"| (a) raw concurrent POSTs (16 in flight) | {ro} | {rs:.2f} | {r:.0f} | namespaces created beforehand, untimed |")
+print(f"| (b) abshift migrate apply (release, --concurrency 16) | {ao} | {a_s:.2f} | {a:.0f} | whole process: fingerprints, waves, namespaces, journal; {writes} writes, {retries} retries, peak RSS {rss} MB |")
+print(f"| (c) kubectl get \\| jq \\| kubectl apply | {ko} | {ks:.2f} | {k:.0f} | one client-side apply of the whole list |")
+print()
+print(f"abshift / raw = {a / r:.0%}; abshift / kubectl = {a / k:.1f}x")
+PY
+bash scripts/testenv.sh down >/dev/null 2>&1 || true
