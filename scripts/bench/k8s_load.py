@@ -26,9 +26,11 @@ def load(kubeconfig, context):
 
 local = threading.local()
 def conn(host, port, sslctx):
-    if getattr(local, "c", None) is None:
-        local.c = http.client.HTTPSConnection(host, port, context=sslctx, timeout=60)
-    return local.c
+    # One keep-alive connection per thread and per server.
+    pool = local.__dict__.setdefault("pool", {})
+    if (host, port) not in pool:
+        pool[(host, port)] = http.client.HTTPSConnection(host, port, context=sslctx, timeout=60)
+    return pool[(host, port)]
 
 def request(target, method, path, body=None):
     host, port, sslctx, token = target
@@ -43,7 +45,7 @@ def request(target, method, path, body=None):
                 time.sleep(0.2 * (attempt + 1)); continue
             return r.status, data
         except (ConnectionError, http.client.HTTPException):
-            local.c = None
+            local.__dict__.get("pool", {}).pop((host, port), None)
             if attempt == 4: raise
     raise RuntimeError("unreachable")
 
