@@ -30,7 +30,7 @@ writes=$(jq .writes "$ABSHIFT_TESTENV/apply.json"); retries=$(jq .retries "$ABSH
 for ns in ${nslist//,/ }; do kubectl --context paas-b create namespace "kctl-${ns#bench-}" >/dev/null; done
 kubectl_pipeline() {
   kubectl --context paas-a get configmaps,secrets -A -o json \
-    | jq '.items |= map(select(.metadata.namespace | startswith("bench-"))
+    | jq '.items |= map(select((.metadata.namespace | startswith("bench-")) and .type != "kubernetes.io/service-account-token" and .metadata.name != "kube-root-ca.crt")
                       | .metadata.namespace |= sub("^bench-"; "kctl-")
                       | del(.metadata.uid, .metadata.resourceVersion, .metadata.creationTimestamp,
                             .metadata.managedFields, .metadata.selfLink, .status))' \
