@@ -186,6 +186,9 @@ struct Ctx<'a> {
     writes: std::sync::atomic::AtomicU64,
     /// Objects this run creates, so a dry run can tell "missing in B" from "created earlier in this plan".
     created_by_plan: HashSet<ObjectKey>,
+    /// A's Secrets for the current wave, read with one list per namespace just
+    /// before the wave instead of one GET per Secret; (namespace, name) → object.
+    live_secrets: Mutex<HashMap<(String, String), Value>>,
 }
 
 pub async fn apply(
@@ -241,6 +244,7 @@ pub async fn apply(
             .filter(|o| o.action != Action::Unchanged)
             .map(|o| o.object_ref().key())
             .collect(),
+        live_secrets: Mutex::new(HashMap::new()),
     };
 
     let mut results: Vec<ObjectResult> = Vec::with_capacity(plan.objects.len());
@@ -283,6 +287,7 @@ pub async fn apply(
                 todo.push(o);
             }
         }
+        prefetch_secrets(&ctx, &todo).await;
         let ctx_ref = &ctx;
         let wave_results: Vec<ObjectResult> = futures::stream::iter(todo)
             .map(|o| async move { apply_one(ctx_ref, o).await })
@@ -649,6 +654,32 @@ async fn build_body(ctx: &Ctx<'_>, o: &PlannedObject) -> Result<Value, (Outcome,
         }
     }
     Ok(body)
+}
+
+/// Reads, from A, the Secrets this wave writes: one paged list per namespace
+/// rather than a GET each. A failed list is not fatal: those Secrets are then
+/// read one by one, with that read's own error if it fails too.
+async fn prefetch_secrets(ctx: &Ctx<'_>, todo: &[&PlannedObject]) {
+    let mut wanted: HashMap<String, HashSet<String>> = HashMap::new();
+    for o in todo.iter().filter(|o| o.secret_digest.is_some() && o.action != Action::Unchanged) {
+        wanted.entry(o.namespace.clone().unwrap_or_default()).or_default().insert(o.name.clone());
+    }
+    let secrets = ResourceType { group: String::new(), version: "v1".into(), kind: "Secret".into(), plural: "secrets".into(), namespaced: true, verbs: vec![] };
+    let mut map = HashMap::new();
+    for (ns, names) in wanted {
+        // Only worth a list when several Secrets of the namespace are due.
+        if names.len() < 2 {
+            continue;
+        }
+        let keep = |v: Value| {
+            let name = crate::model::str_at(&v, &["metadata", "name"])?.to_string();
+            names.contains(&name).then_some(((ns.clone(), name), v))
+        };
+        if let Ok(items) = ctx.source.list(&secrets, Some(&ns), None, 500, keep).await {
+            map.extend(items);
+        }
+    }
+    *ctx.live_secrets.lock().expect("secret map") = map;
 }
 
 /// Between waves: what later waves need must be usable, not just stored.
