@@ -20,6 +20,7 @@ python3 scripts/bench/k8s_load.py create "$KUBECONFIG" paas-a "$N" "$NSS"
 nslist=$(kubectl --context paas-a get ns -o name | sed 's|namespace/||' | grep '^bench-' | paste -sd, -)
 
 raw=$(python3 scripts/bench/k8s_load.py rawcopy "$KUBECONFIG" paas-a paas-b raw "$CONC")
+rawssa=$(python3 scripts/bench/k8s_load.py rawcopy "$KUBECONFIG" paas-a paas-b rawssa "$CONC" apply)
 
 "$ABSHIFT" -q migrate plan --from paas-a --to paas-b -n "$nslist" -o "$ABSHIFT_TESTENV/plan.json"
 objects=$(jq '.summary.objects' "$ABSHIFT_TESTENV/plan.json")
@@ -42,17 +43,19 @@ ksecs=$(cat "$ABSHIFT_TESTENV/time.out")
 kobjs=$(kubectl --context paas-b get configmaps,secrets -A --no-headers | grep -c '^kctl-' || true)
 
 rsecs=$(jq -r .seconds <<<"$raw"); robjs=$(jq -r .objects <<<"$raw")
-python3 - "$rsecs" "$robjs" "$asecs" "$objects" "$ksecs" "$kobjs" "$writes" "$retries" "$((akb / 1024))" <<'PY'
+python3 - "$rsecs" "$robjs" "$asecs" "$objects" "$ksecs" "$kobjs" "$writes" "$retries" "$((akb / 1024))" "$(jq -r .seconds <<<"$rawssa")" <<'PY'
 import sys
-rs, ro, a_s, ao, ks, ko, writes, retries, rss = sys.argv[1:]
+rs, ro, a_s, ao, ks, ko, writes, retries, rss, ss = sys.argv[1:]
+ss = float(ss)
 rs, ro, a_s, ao, ks, ko = float(rs), int(ro), float(a_s), int(ao), float(ks), int(ko)
 r, a, k = ro / rs, ao / a_s, ko / ks
 print("| what | objects | wall time (s) | objects/s | notes |")
 print("|---|---:|---:|---:|---|")
 print(f"| (a) raw concurrent POSTs (16 in flight) | {ro} | {rs:.2f} | {r:.0f} | namespaces created beforehand, untimed |")
+print(f"| (a') raw server-side-apply PATCHes (16 in flight) | {ro} | {ss:.2f} | {int(ro) / ss:.0f} | what (a) costs when written the way abshift writes |")
 print(f"| (b) abshift migrate apply (release, --concurrency 16) | {ao} | {a_s:.2f} | {a:.0f} | whole process: fingerprints, waves, namespaces, journal; {writes} writes, {retries} retries, peak RSS {rss} MB |")
 print(f"| (c) kubectl get \\| jq \\| kubectl apply | {ko} | {ks:.2f} | {k:.0f} | one client-side apply of the whole list |")
 print()
-print(f"abshift / raw = {a / r:.0%}; abshift / kubectl = {a / k:.1f}x")
+print(f"abshift / raw POST = {a / r:.0%}; abshift / raw SSA = {a / (int(ro) / ss):.0%}; abshift / kubectl = {a / k:.1f}x")
 PY
 bash scripts/testenv.sh down >/dev/null 2>&1 || true

@@ -3,7 +3,7 @@
 
   k8s_load.py create KUBECONFIG CONTEXT N NAMESPACES   create N ConfigMaps+Secrets (half each) across NAMESPACES namespaces
   k8s_load.py rawlist KUBECONFIG CONTEXT CONCURRENCY   list every listable+creatable resource, paginated (limit 500), bodies discarded
-  k8s_load.py rawcopy KUBECONFIG FROM TO PREFIX CONCURRENCY
+  k8s_load.py rawcopy KUBECONFIG FROM TO PREFIX CONCURRENCY [post|apply]
         copy the ConfigMaps and Secrets of namespaces bench-* from FROM into PREFIX-* namespaces of TO
         with plain concurrent POSTs (namespaces created first, untimed); prints the timed POST phase
 
@@ -32,12 +32,12 @@ def conn(host, port, sslctx):
         pool[(host, port)] = http.client.HTTPSConnection(host, port, context=sslctx, timeout=60)
     return pool[(host, port)]
 
-def request(target, method, path, body=None):
+def request(target, method, path, body=None, content_type="application/json"):
     host, port, sslctx, token = target
     for attempt in range(5):
         c = conn(host, port, sslctx)
         try:
-            headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json", "Accept": "application/json"}
+            headers = {"Authorization": "Bearer " + token, "Content-Type": content_type, "Accept": "application/json"}
             c.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
             r = c.getresponse()
             data = r.read()
@@ -102,7 +102,7 @@ def rawlist(kubeconfig, context, concurrency):
         for _ in ex.map(drain, paths): pass
     print(json.dumps({"seconds": round(time.time() - t, 3), "resources": len(paths), "pages": total[1], "bytes": total[0]}))
 
-def rawcopy(kubeconfig, src_ctx, dst_ctx, prefix, concurrency):
+def rawcopy(kubeconfig, src_ctx, dst_ctx, prefix, concurrency, mode="post"):
     src, dst = load(kubeconfig, src_ctx), load(kubeconfig, dst_ctx)
     objects = []
     for kind, plural in (("ConfigMap", "configmaps"), ("Secret", "secrets")):
@@ -127,8 +127,12 @@ def rawcopy(kubeconfig, src_ctx, dst_ctx, prefix, concurrency):
         assert s in (201, 409), s
     def post(item):
         plural, body = item
-        s, d = request(dst, "POST", f"/api/v1/namespaces/{body['metadata']['namespace']}/{plural}", body)
-        if s not in (201, 409): raise RuntimeError(f"{s} {d[:200]}")
+        base = f"/api/v1/namespaces/{body['metadata']['namespace']}/{plural}"
+        if mode == "apply":  # server-side apply, as abshift writes
+            s, d = request(dst, "PATCH", f"{base}/{body['metadata']['name']}?fieldManager=rawbench", body, "application/apply-patch+yaml")
+        else:
+            s, d = request(dst, "POST", base, body)
+        if s not in (200, 201, 409): raise RuntimeError(f"{s} {d[:200]}")
     t = time.time()
     with concurrent.futures.ThreadPoolExecutor(concurrency) as ex:
         for _ in ex.map(post, objects): pass
@@ -139,5 +143,5 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "create": create(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     elif cmd == "rawlist": rawlist(sys.argv[2], sys.argv[3], int(sys.argv[4]))
-    elif cmd == "rawcopy": rawcopy(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
+    elif cmd == "rawcopy": rawcopy(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7] if len(sys.argv) > 7 else "post")
     else: sys.exit(__doc__)
