@@ -661,10 +661,23 @@ async fn build_body(ctx: &Ctx<'_>, o: &PlannedObject) -> Result<Value, (Outcome,
 /// read one by one, with that read's own error if it fails too.
 async fn prefetch_secrets(ctx: &Ctx<'_>, todo: &[&PlannedObject]) {
     let mut wanted: HashMap<String, HashSet<String>> = HashMap::new();
-    for o in todo.iter().filter(|o| o.secret_digest.is_some() && o.action != Action::Unchanged) {
-        wanted.entry(o.namespace.clone().unwrap_or_default()).or_default().insert(o.name.clone());
+    for o in todo
+        .iter()
+        .filter(|o| o.secret_digest.is_some() && o.action != Action::Unchanged)
+    {
+        wanted
+            .entry(o.namespace.clone().unwrap_or_default())
+            .or_default()
+            .insert(o.name.clone());
     }
-    let secrets = ResourceType { group: String::new(), version: "v1".into(), kind: "Secret".into(), plural: "secrets".into(), namespaced: true, verbs: vec![] };
+    let secrets = ResourceType {
+        group: String::new(),
+        version: "v1".into(),
+        kind: "Secret".into(),
+        plural: "secrets".into(),
+        namespaced: true,
+        verbs: vec![],
+    };
     let mut map = HashMap::new();
     for (ns, names) in wanted {
         // Only worth a list when several Secrets of the namespace are due.

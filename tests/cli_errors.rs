@@ -129,7 +129,7 @@ fn missing_target_and_unbuilt_commands_exit_2() {
     let (code, line) = failing_plan(env, None, &["--from", "paas-a"]);
     assert_eq!(code, 2);
     assert!(line.contains("--to"), "{line}");
-    let out = env.abshift(&["migrate", "verify", "nothing.json"]);
+    let out = env.abshift(&["report", "nothing.json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(one_line(&out).contains("not yet available"));
 }
