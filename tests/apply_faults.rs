@@ -3,21 +3,28 @@
 //! the write reached the server. Apply must still complete and verify clean,
 //! and a second run must send no write at all (counted at the proxy).
 
-mod support;
 #[path = "fault_proxy/mod.rs"]
 mod fault_proxy;
+mod support;
 
 use fault_proxy::{Fault, FaultPlan, FaultProxy};
 use serde_json::Value;
 
 #[test]
 fn apply_survives_429_503_and_dropped_connections_then_reapplies_with_zero_writes() {
-    let Some(env) = support::env("applyfaults") else { return };
+    let Some(env) = support::env("applyfaults") else {
+        return;
+    };
     env.seed("paas-a", &support::estate_dir());
     let upstream = fault_proxy::paas_b_upstream(&env.dir).unwrap();
     let faults = FaultPlan::pass_through()
         .writes_only()
-        .every(5, Fault::TooManyRequests { retry_after_secs: 1 })
+        .every(
+            5,
+            Fault::TooManyRequests {
+                retry_after_secs: 1,
+            },
+        )
         .every(7, Fault::Unavailable)
         .every(11, Fault::DropBeforeForward)
         .every(13, Fault::DropAfterForward);
@@ -34,25 +41,53 @@ fn apply_survives_429_503_and_dropped_connections_then_reapplies_with_zero_write
     };
     let plan = env.dir.join("faults.json");
     let plan = plan.to_str().unwrap();
-    let out = run(&["migrate", "plan", "--from", "paas-a", "--to", "paas-b", "-o", plan]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "migrate", "plan", "--from", "paas-a", "--to", "paas-b", "-o", plan,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = run(&["migrate", "apply", plan, "--yes", "-o", "json"]);
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    assert!(out.status.success(), "apply through faults failed: {}\n{summary}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "apply through faults failed: {}\n{summary}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let c = proxy.counters();
-    assert!(c.faults.too_many_requests > 0 && c.faults.unavailable > 0, "{c:?}");
-    assert!(c.faults.dropped_before_forward > 0 && c.faults.dropped_after_forward > 0, "{c:?}");
-    assert!(summary["retries"].as_u64().unwrap() >= c.faults.total(), "every fault was retried: {summary}");
+    assert!(
+        c.faults.too_many_requests > 0 && c.faults.unavailable > 0,
+        "{c:?}"
+    );
+    assert!(
+        c.faults.dropped_before_forward > 0 && c.faults.dropped_after_forward > 0,
+        "{c:?}"
+    );
+    assert!(
+        summary["retries"].as_u64().unwrap() >= c.faults.total(),
+        "every fault was retried: {summary}"
+    );
     assert_eq!(summary["counts"]["failed"], Value::Null, "{summary}");
 
     let out = run(&["migrate", "verify", plan]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     // Second run: the journal says everything is done; the proxy sees no write.
     proxy.set_plan(FaultPlan::pass_through());
     proxy.reset_counters();
     let out = run(&["migrate", "apply", plan, "--yes", "-o", "json"]);
     assert!(out.status.success());
-    assert_eq!(proxy.counters().writes_forwarded(), 0, "{:?}", proxy.counters());
+    assert_eq!(
+        proxy.counters().writes_forwarded(),
+        0,
+        "{:?}",
+        proxy.counters()
+    );
 }
