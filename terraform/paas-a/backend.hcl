@@ -1,0 +1,3 @@
+key          = "abshift/paas-a.tfstate"
+encrypt      = true
+use_lockfile = true

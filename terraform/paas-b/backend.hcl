@@ -1,0 +1,3 @@
+key          = "abshift/paas-b.tfstate"
+encrypt      = true
+use_lockfile = true

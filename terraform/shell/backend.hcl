@@ -1,0 +1,3 @@
+key          = "abshift/shell.tfstate"
+encrypt      = true
+use_lockfile = true
