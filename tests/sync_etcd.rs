@@ -590,3 +590,90 @@ async fn sigterm_during_the_initial_copy_writes_no_checkpoint() {
         wait_equal(&a, &b, "big/", Duration::from_secs(5)).await;
     }
 }
+
+/// Range requests A has served (etcd's own counter): shows that a paged read is under way.
+async fn ranges_served(url: &str) -> u64 {
+    let body = reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("etcd metrics")
+        .text()
+        .await
+        .unwrap();
+    body.lines()
+        .find_map(|l| l.strip_prefix("etcd_mvcc_range_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .expect("etcd_mvcc_range_total in /metrics") as u64
+}
+
+async fn seed_fast(c: &Client, prefix: &str, n: usize, value_len: usize) {
+    let batches: Vec<Vec<usize>> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(128)
+        .map(<[usize]>::to_vec)
+        .collect();
+    for batch in batches {
+        let ops: Vec<etcd_client::TxnOp> = batch
+            .iter()
+            .map(|i| {
+                etcd_client::TxnOp::put(format!("{prefix}{i:06}"), vec![b'v'; value_len], None)
+            })
+            .collect();
+        c.clone()
+            .txn(etcd_client::Txn::new().and_then(ops))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_during_the_paged_read_restarts_it() {
+    let Some((a, b)) = etcd::pair().await else {
+        return;
+    };
+    let mut ca = a.client().await;
+    seed_fast(&ca, "pg/", 3000, 10).await;
+    let before = ranges_served(&a.url).await;
+    // One key per page: the read of A spans 3,000 requests at one pinned revision.
+    let mut child = abshift()
+        .args(["sync", "etcd", "--from", &a.url, "--to", &b.url])
+        .args(["--prefix", "pg/"])
+        .env("ABSHIFT_SYNC_ETCD_PAGE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ranges_served(&a.url).await < before + 20 {
+        assert!(
+            Instant::now() < deadline,
+            "the paged read of A never started"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "abshift exited early");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Mid-read, A moves on and compacts away the revision the pages are pinned to.
+    let rev = ca
+        .put("elsewhere", "bump", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    ca.compact(rev, None).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        let st = wait_exit(&mut child, Duration::from_secs(60));
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        (st, err)
+    })
+    .await
+    .unwrap();
+    let (st, err) = out;
+    assert!(st.success(), "{st}: {err}");
+    assert!(
+        err.contains("compacted revision") && err.contains("reading it again at a fresh revision"),
+        "{err}"
+    );
+    wait_equal(&a, &b, "pg/", Duration::from_secs(10)).await;
+    assert!(verify(&a, &b, "pg/").status.success());
+}
