@@ -69,6 +69,10 @@ fn same(a: &Emulator, b: &Emulator, src: &str, dest: &str) -> bool {
     da == db
 }
 
+fn log_has(path: &Path, needle: &str) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|l| l.contains(needle))
+}
+
 async fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !f() {
@@ -527,4 +531,54 @@ async fn tokens_suspect_reads_and_bad_input() {
     ]))
     .await;
     one_line(&o, 1, "is corrupt");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_holds_an_emptied_prefix_unless_allow_empty() {
+    let (a, b) = (Emulator::start().await, Emulator::start().await);
+    for i in 0..10 {
+        a.put(&format!("e/{i:02}"), b"v", 0);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cp = dir.path().join("cp.json");
+    let log = dir.path().join("1.log");
+    let child = follow(&a, &b, &["--prefix", "e/"], &cp, &log);
+    wait_until("initial copy", Duration::from_secs(20), || {
+        same(&a, &b, "e/", "e/")
+    })
+    .await;
+    // A's prefix emptied in one go, as a healthy leader confirms: the initial copy would
+    // refuse this without --allow-empty, so following must not act on it either.
+    let r = reqwest::Client::new()
+        .delete(format!("{}/v1/kv/e/?recurse", a.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert!(a.dump().keys().all(|k| !k.starts_with("e/")));
+    wait_until(
+        "the mass deletion to be held",
+        Duration::from_secs(10),
+        || log_has(&log, "held back"),
+    )
+    .await;
+    assert!(log_has(&log, "--allow-empty"));
+    assert_eq!(
+        b.dump().keys().filter(|k| k.starts_with("e/")).count(),
+        10,
+        "B's prefix emptied without --allow-empty"
+    );
+    stop(child).await;
+
+    // With --allow-empty the resumed sync passes the deletion on.
+    let log = dir.path().join("2.log");
+    let child = follow(&a, &b, &["--prefix", "e/", "--allow-empty"], &cp, &log);
+    wait_until(
+        "the prefix to be emptied in B",
+        Duration::from_secs(20),
+        || b.dump().keys().all(|k| !k.starts_with("e/")),
+    )
+    .await;
+    stop(child).await;
+    assert!(log_has(&log, "resuming from checkpoint"));
 }

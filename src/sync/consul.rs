@@ -334,12 +334,14 @@ impl KvStore for ConsulStore {
         prefix: &[u8],
         after: u64,
         known_keys: Option<Vec<Vec<u8>>>,
+        allow_empty: bool,
     ) -> Result<ConsulFeed, StoreError> {
         Ok(ConsulFeed {
             store: self.clone(),
             prefix: prefix.to_vec(),
             index: after,
             known: known_keys.unwrap_or_default().into_iter().collect(),
+            allow_empty,
         })
     }
 }
@@ -351,6 +353,8 @@ pub struct ConsulFeed {
     index: u64,
     /// Keys A held at `index` (B's keys when resuming): the base for deletions.
     known: HashSet<Vec<u8>>,
+    /// `--allow-empty`: without it an emptied prefix is held back, as the initial copy refuses it.
+    allow_empty: bool,
 }
 
 impl ConsulFeed {
@@ -409,8 +413,17 @@ impl ChangeFeed for ConsulFeed {
             l = confirm;
             (ops, deletes, current) = self.diff(&l);
             if deletes > 0 && current.is_empty() {
+                if !self.allow_empty {
+                    // The same answer that the initial copy refuses: emptying B's prefix
+                    // takes an explicit --allow-empty. Ask again after a pause; the index
+                    // stays, so nothing is lost if A fills up again.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    return Ok(FeedItem::Suspect(format!(
+                        "the prefix is empty in A, confirmed by a consistent read; {deletes} deletion(s) held back, restart with --allow-empty if A really was emptied"
+                    )));
+                }
                 tracing::warn!(
-                    "A's prefix is now empty (confirmed by a consistent read): deleting {deletes} key(s) in B"
+                    "A's prefix is now empty (confirmed by a consistent read, --allow-empty given): deleting {deletes} key(s) in B"
                 );
             }
         }

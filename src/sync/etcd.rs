@@ -294,6 +294,7 @@ impl KvStore for EtcdStore {
         prefix: &[u8],
         after: u64,
         _known_keys: Option<Vec<Vec<u8>>>,
+        _allow_empty: bool,
     ) -> Result<EtcdFeed, StoreError> {
         // A store restored from an older backup has a lower revision than the checkpoint:
         // watching "from the future" would silently skip everything up to there.

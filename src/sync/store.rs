@@ -127,12 +127,16 @@ pub trait KvStore: Clone + Send + Sync + 'static {
     /// Write one transaction: all operations or none, on distinct keys.
     fn apply(&self, ops: &[Op]) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Changes under `prefix` strictly after `after`.
+    /// Changes under `prefix` strictly after `after`. `allow_empty` says whether a feed
+    /// that derives deletions from listings (Consul) may pass on "the whole prefix is gone":
+    /// the initial copy refuses an empty A without `--allow-empty`, and so must the feed.
+    /// etcd ignores it: its deletes are A's own events, one per key.
     fn follow(
         &self,
         prefix: &[u8],
         after: u64,
         known_keys: Option<Vec<Vec<u8>>>,
+        allow_empty: bool,
     ) -> impl Future<Output = Result<Self::Feed, StoreError>> + Send;
 }
 
