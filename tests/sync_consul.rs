@@ -582,3 +582,44 @@ async fn follow_holds_an_emptied_prefix_unless_allow_empty() {
     stop(child).await;
     assert!(log_has(&log, "resuming from checkpoint"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_is_refused_when_the_excludes_change() {
+    let (a, b) = (Emulator::start().await, Emulator::start().await);
+    a.put("app/x", b"1", 0);
+    a.put("app/secret/pw", b"2", 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cp = dir.path().join("cp.json");
+    let cps = cp.to_str().unwrap();
+    let base = [
+        "sync", "consul", "--from", &a.url, "--to", &b.url, "--prefix", "app",
+    ];
+    let mut first = args(&base);
+    first.extend(args(&["--exclude", "app/secret", "--checkpoint", cps]));
+    let o = run(first).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!b.dump().contains_key("app/secret/pw"));
+    // Resuming without the exclude would skip the reconcile and never copy app/secret/pw.
+    let mut again = args(&base);
+    again.extend(args(&["--follow", "--checkpoint", cps]));
+    let o = run(again).await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(
+        err.contains("different sync (excludes") && err.contains("--exclude app/secret"),
+        "{err}"
+    );
+    // The same set, given twice over, is the same sync.
+    let mut same = args(&base);
+    same.extend(args(&[
+        "--exclude",
+        "app/secret",
+        "--exclude",
+        "app/secret",
+        "--checkpoint",
+        cps,
+    ]));
+    let o = run(same).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
