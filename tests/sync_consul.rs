@@ -341,7 +341,14 @@ async fn follow_holds_deletes_through_an_election_and_resumes_from_checkpoint() 
     let before = b.dump().len();
     a.set_election(true);
     a.put("cfg/02", b"during election", 0);
-    tokio::time::sleep(Duration::from_secs(3)).await; // several blocking rounds with --wait 1
+    // The sync has seen the empty leaderless listing once its consistent re-read failed.
+    let log1 = dir.path().join("1.log");
+    wait_until(
+        "the suspect read to be held",
+        Duration::from_secs(10),
+        || log_has(&log1, "No cluster leader"),
+    )
+    .await;
     assert_eq!(
         b.dump().len(),
         before,

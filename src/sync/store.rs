@@ -7,11 +7,26 @@ use std::future::Future;
 use sha2::{Digest, Sha256};
 
 /// One key as replicated. `flags` is opaque metadata (Consul's Flags; always 0 for etcd).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Entry {
     pub key: Vec<u8>,
     pub value: Vec<u8>,
     pub flags: u64,
+}
+
+/// Values are often secrets, and `{:?}` ends up in panics, logs and test failures: show
+/// the value's size only.
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &show_key(&self.key))
+            .field(
+                "value",
+                &format_args!("<{} bytes, redacted>", self.value.len()),
+            )
+            .field("flags", &self.flags)
+            .finish()
+    }
 }
 
 impl Entry {
@@ -231,6 +246,22 @@ pub fn show_key(key: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_a_value() {
+        let e = Entry {
+            key: b"app/db/password".to_vec(),
+            value: b"hunter2".to_vec(),
+            flags: 3,
+        };
+        let shown = format!("{:?} {:?}", e, Op::Put(e.clone()));
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("104, 117"), "{shown}"); // nor its bytes
+        assert!(
+            shown.contains("app/db/password") && shown.contains("7 bytes"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn prefix_is_a_path_not_a_string_prefix() {
