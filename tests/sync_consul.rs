@@ -69,6 +69,10 @@ fn same(a: &Emulator, b: &Emulator, src: &str, dest: &str) -> bool {
     da == db
 }
 
+fn log_has(path: &Path, needle: &str) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|l| l.contains(needle))
+}
+
 async fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !f() {
@@ -337,7 +341,14 @@ async fn follow_holds_deletes_through_an_election_and_resumes_from_checkpoint() 
     let before = b.dump().len();
     a.set_election(true);
     a.put("cfg/02", b"during election", 0);
-    tokio::time::sleep(Duration::from_secs(3)).await; // several blocking rounds with --wait 1
+    // The sync has seen the empty leaderless listing once its consistent re-read failed.
+    let log1 = dir.path().join("1.log");
+    wait_until(
+        "the suspect read to be held",
+        Duration::from_secs(10),
+        || log_has(&log1, "No cluster leader"),
+    )
+    .await;
     assert_eq!(
         b.dump().len(),
         before,
@@ -527,4 +538,95 @@ async fn tokens_suspect_reads_and_bad_input() {
     ]))
     .await;
     one_line(&o, 1, "is corrupt");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_holds_an_emptied_prefix_unless_allow_empty() {
+    let (a, b) = (Emulator::start().await, Emulator::start().await);
+    for i in 0..10 {
+        a.put(&format!("e/{i:02}"), b"v", 0);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cp = dir.path().join("cp.json");
+    let log = dir.path().join("1.log");
+    let child = follow(&a, &b, &["--prefix", "e/"], &cp, &log);
+    wait_until("initial copy", Duration::from_secs(20), || {
+        same(&a, &b, "e/", "e/")
+    })
+    .await;
+    // A's prefix emptied in one go, as a healthy leader confirms: the initial copy would
+    // refuse this without --allow-empty, so following must not act on it either.
+    let r = reqwest::Client::new()
+        .delete(format!("{}/v1/kv/e/?recurse", a.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert!(a.dump().keys().all(|k| !k.starts_with("e/")));
+    wait_until(
+        "the mass deletion to be held",
+        Duration::from_secs(10),
+        || log_has(&log, "held back"),
+    )
+    .await;
+    assert!(log_has(&log, "--allow-empty"));
+    assert_eq!(
+        b.dump().keys().filter(|k| k.starts_with("e/")).count(),
+        10,
+        "B's prefix emptied without --allow-empty"
+    );
+    stop(child).await;
+
+    // With --allow-empty the resumed sync passes the deletion on.
+    let log = dir.path().join("2.log");
+    let child = follow(&a, &b, &["--prefix", "e/", "--allow-empty"], &cp, &log);
+    wait_until(
+        "the prefix to be emptied in B",
+        Duration::from_secs(20),
+        || b.dump().keys().all(|k| !k.starts_with("e/")),
+    )
+    .await;
+    stop(child).await;
+    assert!(log_has(&log, "resuming from checkpoint"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_is_refused_when_the_excludes_change() {
+    let (a, b) = (Emulator::start().await, Emulator::start().await);
+    a.put("app/x", b"1", 0);
+    a.put("app/secret/pw", b"2", 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cp = dir.path().join("cp.json");
+    let cps = cp.to_str().unwrap();
+    let base = [
+        "sync", "consul", "--from", &a.url, "--to", &b.url, "--prefix", "app",
+    ];
+    let mut first = args(&base);
+    first.extend(args(&["--exclude", "app/secret", "--checkpoint", cps]));
+    let o = run(first).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!b.dump().contains_key("app/secret/pw"));
+    // Resuming without the exclude would skip the reconcile and never copy app/secret/pw.
+    let mut again = args(&base);
+    again.extend(args(&["--follow", "--checkpoint", cps]));
+    let o = run(again).await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(
+        err.contains("different sync (excludes") && err.contains("--exclude app/secret"),
+        "{err}"
+    );
+    // The same set, given twice over, is the same sync.
+    let mut same = args(&base);
+    same.extend(args(&[
+        "--exclude",
+        "app/secret",
+        "--exclude",
+        "app/secret",
+        "--checkpoint",
+        cps,
+    ]));
+    let o = run(same).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
 }

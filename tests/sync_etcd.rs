@@ -265,6 +265,7 @@ async fn follow_with_concurrent_writes_and_restart_from_checkpoint() {
     let cp = dir.path().join("cp.json");
     let mut ca = a.client().await;
     seed(&mut ca, "cfg/", 200).await;
+    let seeded = ca.status().await.unwrap().header().unwrap().revision() as u64;
 
     let writer = tokio::spawn(churn(
         a.url.clone(),
@@ -277,20 +278,38 @@ async fn follow_with_concurrent_writes_and_restart_from_checkpoint() {
         dump(&mut ca, "cfg/").await,
     ));
     let mut child = follow(&a, &b, "cfg/", &cp, &dir.path().join("1.log"));
-    // Stop mid-stream, once the copy is done and a checkpoint exists.
+    // Stop mid-stream: once the copy is done and the checkpoint has followed at least
+    // FOLLOWED more revisions of A than the copy's own.
+    const FOLLOWED: u64 = 100;
+    let saved_index = || -> Option<u64> {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cp).ok()?).ok()?;
+        v["index"].as_u64()
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !cp.exists() {
+    let copied = loop {
+        if let Some(i) = saved_index() {
+            break i;
+        }
         assert!(Instant::now() < deadline, "no checkpoint written");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        copied >= seeded,
+        "copy at {copied}, before the seed's {seeded}"
+    );
+    while saved_index().unwrap_or(0) < copied + FOLLOWED {
+        assert!(
+            Instant::now() < deadline,
+            "the checkpoint did not follow A past {copied} + {FOLLOWED}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await; // let it follow a while under writes
     terminate(&child);
     let st = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(15)))
         .await
         .unwrap();
     assert!(st.success(), "clean stop expected, got {st}");
-    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
-    assert!(saved["index"].as_u64().unwrap() > 200);
+    assert!(saved_index().unwrap() >= copied + FOLLOWED);
 
     // Writes continue while nothing syncs; the restart must resume, not re-copy.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -537,22 +556,22 @@ async fn sigterm_during_the_initial_copy_writes_no_checkpoint() {
         return;
     };
     let ca = a.client().await;
-    // Enough keys that the copy is still running when the signal lands.
-    let batches: Vec<Vec<usize>> = (0..60_000)
-        .collect::<Vec<_>>()
-        .chunks(128)
-        .map(<[usize]>::to_vec)
-        .collect();
-    for batch in batches {
-        let ops: Vec<etcd_client::TxnOp> = batch
-            .iter()
-            .map(|i| etcd_client::TxnOp::put(format!("big/{i:06}"), vec![b'v'; 200], None))
-            .collect();
-        ca.clone()
-            .txn(etcd_client::Txn::new().and_then(ops))
+    // 60 MB in 60,000 keys: seconds of writing to B, far longer than a signal takes.
+    const KEYS: i64 = 60_000;
+    seed_fast(&ca, "big/", KEYS as usize, 1000).await;
+    let mut cb = b.client().await;
+    let copied = |c: &mut Client| {
+        let mut c = c.clone();
+        async move {
+            c.get(
+                "big/",
+                Some(GetOptions::new().with_prefix().with_count_only()),
+            )
             .await
-            .unwrap();
-    }
+            .unwrap()
+            .count()
+        }
+    };
     let dir = tempfile::tempdir().unwrap();
     let cp = dir.path().join("cp.json");
     let mut child = abshift()
@@ -565,7 +584,13 @@ async fn sigterm_during_the_initial_copy_writes_no_checkpoint() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The signal lands once the copy is writing to B, not before and not after.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while copied(&mut cb).await == 0 {
+        assert!(Instant::now() < deadline, "the copy never started writing");
+        assert!(child.try_wait().unwrap().is_none(), "abshift exited early");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     terminate(&child);
     let st = tokio::task::spawn_blocking(move || {
         let st = wait_exit(&mut child, Duration::from_secs(30));
@@ -576,17 +601,102 @@ async fn sigterm_during_the_initial_copy_writes_no_checkpoint() {
     .await
     .unwrap();
     let (st, err) = st;
-    eprintln!("abshift stopped with {st}");
-    if st.code() == Some(130) {
-        assert!(!cp.exists(), "a checkpoint after an unfinished copy");
-        assert!(
-            err.contains("stopped before the initial copy finished"),
-            "{err}"
-        );
-    } else {
-        // The machine was fast enough to finish first: then it must be a clean, complete stop.
-        assert!(st.success(), "{st}: {err}");
-        assert!(cp.exists());
-        wait_equal(&a, &b, "big/", Duration::from_secs(5)).await;
+    assert_eq!(st.code(), Some(130), "{err}");
+    assert!(!cp.exists(), "a checkpoint after an unfinished copy");
+    assert!(
+        err.contains("stopped before the initial copy finished"),
+        "{err}"
+    );
+    let n = copied(&mut cb).await;
+    assert!(
+        0 < n && n < KEYS,
+        "{n} of {KEYS} keys in B: the copy was not cut short"
+    );
+}
+
+/// Range requests A has served (etcd's own counter): shows that a paged read is under way.
+async fn ranges_served(url: &str) -> u64 {
+    let body = reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("etcd metrics")
+        .text()
+        .await
+        .unwrap();
+    body.lines()
+        .find_map(|l| l.strip_prefix("etcd_mvcc_range_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .expect("etcd_mvcc_range_total in /metrics") as u64
+}
+
+async fn seed_fast(c: &Client, prefix: &str, n: usize, value_len: usize) {
+    let batches: Vec<Vec<usize>> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(128)
+        .map(<[usize]>::to_vec)
+        .collect();
+    for batch in batches {
+        let ops: Vec<etcd_client::TxnOp> = batch
+            .iter()
+            .map(|i| {
+                etcd_client::TxnOp::put(format!("{prefix}{i:06}"), vec![b'v'; value_len], None)
+            })
+            .collect();
+        c.clone()
+            .txn(etcd_client::Txn::new().and_then(ops))
+            .await
+            .unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_during_the_paged_read_restarts_it() {
+    let Some((a, b)) = etcd::pair().await else {
+        return;
+    };
+    let mut ca = a.client().await;
+    seed_fast(&ca, "pg/", 3000, 10).await;
+    let before = ranges_served(&a.url).await;
+    // One key per page: the read of A spans 3,000 requests at one pinned revision.
+    let mut child = abshift()
+        .args(["sync", "etcd", "--from", &a.url, "--to", &b.url])
+        .args(["--prefix", "pg/"])
+        .env("ABSHIFT_SYNC_ETCD_PAGE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ranges_served(&a.url).await < before + 20 {
+        assert!(
+            Instant::now() < deadline,
+            "the paged read of A never started"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "abshift exited early");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Mid-read, A moves on and compacts away the revision the pages are pinned to.
+    let rev = ca
+        .put("elsewhere", "bump", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    ca.compact(rev, None).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        let st = wait_exit(&mut child, Duration::from_secs(60));
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        (st, err)
+    })
+    .await
+    .unwrap();
+    let (st, err) = out;
+    assert!(st.success(), "{st}: {err}");
+    assert!(
+        err.contains("compacted revision") && err.contains("reading it again at a fresh revision"),
+        "{err}"
+    );
+    wait_equal(&a, &b, "pg/", Duration::from_secs(10)).await;
+    assert!(verify(&a, &b, "pg/").status.success());
 }

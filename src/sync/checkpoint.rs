@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-const FORMAT: u32 = 1;
+/// 2 added `excludes`. A format 1 file does not say which keys it left out, so it cannot
+/// prove that skipping the reconcile is safe: it is refused like a corrupt one.
+const FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -17,6 +19,11 @@ pub struct Checkpoint {
     pub to: String,
     pub prefix: String,
     pub dest_prefix: String,
+    /// The `--exclude` prefixes, sorted and deduplicated. Part of the identity: a key an
+    /// earlier run excluded was never copied, and resuming without a reconcile would
+    /// leave it missing in B for good.
+    #[serde(default)]
+    pub excludes: Vec<String>,
     pub index: u64,
     pub updated: String,
 }
@@ -43,7 +50,17 @@ pub enum CheckpointError {
 }
 
 impl Checkpoint {
-    pub fn new(store: &str, from: &str, to: &str, prefix: &str, dest_prefix: &str) -> Self {
+    pub fn new(
+        store: &str,
+        from: &str,
+        to: &str,
+        prefix: &str,
+        dest_prefix: &str,
+        excludes: &[String],
+    ) -> Self {
+        let mut excludes = excludes.to_vec();
+        excludes.sort();
+        excludes.dedup();
         Checkpoint {
             format: FORMAT,
             store: store.to_string(),
@@ -51,6 +68,7 @@ impl Checkpoint {
             to: to.to_string(),
             prefix: prefix.to_string(),
             dest_prefix: dest_prefix.to_string(),
+            excludes,
             index: 0,
             updated: String::new(),
         }
@@ -77,7 +95,10 @@ impl Checkpoint {
         if cp.format != FORMAT {
             return Err(CheckpointError::Corrupt {
                 path: path.to_path_buf(),
-                reason: format!("unknown format {}", cp.format),
+                reason: match cp.format {
+                    1 => "format 1 does not record the --exclude set".to_string(),
+                    f => format!("unknown format {f}"),
+                },
             });
         }
         if cp.index == 0 {
@@ -86,12 +107,15 @@ impl Checkpoint {
                 reason: "index 0".to_string(),
             });
         }
-        let checks: [(&'static str, &String, &String); 5] = [
+        let (found_ex, wanted_ex) = (show_excludes(&cp.excludes), show_excludes(&want.excludes));
+        let checks: [(&'static str, &String, &String); 6] = [
             ("store", &cp.store, &want.store),
             ("source", &cp.from, &want.from),
             ("destination", &cp.to, &want.to),
             ("prefix", &cp.prefix, &want.prefix),
             ("destination prefix", &cp.dest_prefix, &want.dest_prefix),
+            // Refused rather than reconciled: a change of scope is the operator's call.
+            ("excludes", &found_ex, &wanted_ex),
         ];
         for (what, found, wanted) in checks {
             if found != wanted {
@@ -147,6 +171,17 @@ impl Checkpoint {
     }
 }
 
+/// The exclude set as one comparable, printable string ("" when there is none).
+fn show_excludes(excludes: &[String]) -> String {
+    let mut v = excludes.to_vec();
+    v.sort();
+    v.dedup();
+    v.iter()
+        .map(|e| format!("--exclude {e}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,12 +190,12 @@ mod tests {
     fn round_trip_and_mismatch() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cp.json");
-        let want = Checkpoint::new("etcd", "a", "b", "p/", "p/");
+        let want = Checkpoint::new("etcd", "a", "b", "p/", "p/", &[]);
         assert!(Checkpoint::load(&path, &want).unwrap().is_none());
         let mut cp = want.clone();
         cp.save(&path, 42).unwrap();
         assert_eq!(Checkpoint::load(&path, &want).unwrap().unwrap().index, 42);
-        let other = Checkpoint::new("etcd", "a", "b", "q/", "q/");
+        let other = Checkpoint::new("etcd", "a", "b", "q/", "q/", &[]);
         assert!(matches!(
             Checkpoint::load(&path, &other),
             Err(CheckpointError::Mismatch { .. })
@@ -170,5 +205,42 @@ mod tests {
             Checkpoint::load(&path, &want),
             Err(CheckpointError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn excludes_are_part_of_the_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cp.json");
+        let ex = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut cp = Checkpoint::new("etcd", "a", "b", "p/", "p/", &ex(&["p/x", "p/a"]));
+        cp.save(&path, 7).unwrap();
+        // Order and repetition do not matter; the set does.
+        let same = Checkpoint::new("etcd", "a", "b", "p/", "p/", &ex(&["p/a", "p/x", "p/a"]));
+        assert_eq!(Checkpoint::load(&path, &same).unwrap().unwrap().index, 7);
+        for other in [ex(&[]), ex(&["p/a"]), ex(&["p/a", "p/x", "p/y"])] {
+            let want = Checkpoint::new("etcd", "a", "b", "p/", "p/", &other);
+            match Checkpoint::load(&path, &want) {
+                Err(
+                    e @ CheckpointError::Mismatch {
+                        what: "excludes", ..
+                    },
+                ) => {
+                    assert!(e.to_string().contains("--exclude p/a --exclude p/x"), "{e}");
+                }
+                r => panic!("resumed with excludes {other:?}: {r:?}"),
+            }
+        }
+        // A file from before excludes were recorded cannot vouch for them.
+        let mut old: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        old["format"] = 1.into();
+        old.as_object_mut().unwrap().remove("excludes");
+        std::fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
+        match Checkpoint::load(&path, &same) {
+            Err(e @ CheckpointError::Corrupt { .. }) => {
+                assert!(e.to_string().contains("--exclude"), "{e}")
+            }
+            r => panic!("{r:?}"),
+        }
     }
 }

@@ -235,6 +235,17 @@ impl ConsulStore {
         Ok(listing)
     }
 
+    /// The key as Consul's JSON needs it, or an error naming the key with its bytes escaped.
+    fn text_key<'a>(&self, key: &'a [u8]) -> Result<&'a str, StoreError> {
+        std::str::from_utf8(key).map_err(|_| StoreError::Protocol {
+            url: self.base.clone(),
+            reason: format!(
+                "key \"{}\" is not valid UTF-8 and cannot be written to Consul",
+                key.escape_ascii()
+            ),
+        })
+    }
+
     async fn put_one(&self, e: &Entry) -> Result<(), StoreError> {
         let q = format!("/v1/kv/{}?flags={}", encode_key(&e.key), e.flags);
         let resp = self
@@ -295,6 +306,10 @@ impl KvStore for ConsulStore {
     }
 
     async fn apply(&self, ops: &[Op]) -> Result<(), StoreError> {
+        // Consul keys are text: a lossy conversion would write (or delete) another key.
+        for op in ops {
+            self.text_key(op.key())?;
+        }
         if let [op] = ops {
             // One key needs no transaction, and a value too large for one still fits here.
             return match op {
@@ -304,19 +319,21 @@ impl KvStore for ConsulStore {
         }
         let body: Vec<serde_json::Value> = ops
             .iter()
-            .map(|op| match op {
-                Op::Put(e) => serde_json::json!({"KV": {
-                    "Verb": "set",
-                    "Key": String::from_utf8_lossy(&e.key),
-                    "Value": B64.encode(&e.value),
-                    "Flags": e.flags,
-                }}),
-                Op::Delete(k) => serde_json::json!({"KV": {
-                    "Verb": "delete",
-                    "Key": String::from_utf8_lossy(k),
-                }}),
+            .map(|op| {
+                Ok(match op {
+                    Op::Put(e) => serde_json::json!({"KV": {
+                        "Verb": "set",
+                        "Key": self.text_key(&e.key)?,
+                        "Value": B64.encode(&e.value),
+                        "Flags": e.flags,
+                    }}),
+                    Op::Delete(k) => serde_json::json!({"KV": {
+                        "Verb": "delete",
+                        "Key": self.text_key(k)?,
+                    }}),
+                })
             })
-            .collect();
+            .collect::<Result<_, StoreError>>()?;
         let resp = self
             .request(Method::PUT, "/v1/txn", Duration::from_secs(30))
             .json(&body)
@@ -334,12 +351,14 @@ impl KvStore for ConsulStore {
         prefix: &[u8],
         after: u64,
         known_keys: Option<Vec<Vec<u8>>>,
+        allow_empty: bool,
     ) -> Result<ConsulFeed, StoreError> {
         Ok(ConsulFeed {
             store: self.clone(),
             prefix: prefix.to_vec(),
             index: after,
             known: known_keys.unwrap_or_default().into_iter().collect(),
+            allow_empty,
         })
     }
 }
@@ -351,12 +370,17 @@ pub struct ConsulFeed {
     index: u64,
     /// Keys A held at `index` (B's keys when resuming): the base for deletions.
     known: HashSet<Vec<u8>>,
+    /// `--allow-empty`: without it an emptied prefix is held back, as the initial copy refuses it.
+    allow_empty: bool,
 }
 
 impl ConsulFeed {
     fn diff(&self, l: &Listing) -> (Vec<Op>, usize, HashSet<Vec<u8>>) {
         let mut ops = Vec::new();
-        let mut current = HashSet::with_capacity(l.entries.len());
+        let mut current = HashSet::with_capacity(l.entries.len() + l.sessions.len());
+        // A key held by a session still exists in A: whatever B has for it stays as it is
+        // (not copied, since the session cannot exist in B, and not deleted either).
+        current.extend(l.sessions.iter().cloned());
         for (e, modify) in &l.entries {
             current.insert(e.key.clone());
             if *modify > self.index || !self.known.contains(&e.key) {
@@ -409,8 +433,17 @@ impl ChangeFeed for ConsulFeed {
             l = confirm;
             (ops, deletes, current) = self.diff(&l);
             if deletes > 0 && current.is_empty() {
+                if !self.allow_empty {
+                    // The same answer that the initial copy refuses: emptying B's prefix
+                    // takes an explicit --allow-empty. Ask again after a pause; the index
+                    // stays, so nothing is lost if A fills up again.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    return Ok(FeedItem::Suspect(format!(
+                        "the prefix is empty in A, confirmed by a consistent read; {deletes} deletion(s) held back, restart with --allow-empty if A really was emptied"
+                    )));
+                }
                 tracing::warn!(
-                    "A's prefix is now empty (confirmed by a consistent read): deleting {deletes} key(s) in B"
+                    "A's prefix is now empty (confirmed by a consistent read, --allow-empty given): deleting {deletes} key(s) in B"
                 );
             }
         }
@@ -426,7 +459,51 @@ impl ChangeFeed for ConsulFeed {
 
 #[cfg(test)]
 mod tests {
-    use super::encode_key;
+    use super::*;
+
+    fn store() -> ConsulStore {
+        ConsulStore::new("http://127.0.0.1:9", None, Duration::from_secs(1)).unwrap()
+    }
+
+    #[test]
+    fn a_copied_key_that_a_session_takes_stays_in_b() {
+        let entry = |k: &str| Entry {
+            key: k.as_bytes().to_vec(),
+            value: b"v".to_vec(),
+            flags: 0,
+        };
+        let feed = ConsulFeed {
+            store: store(),
+            prefix: b"svc/".to_vec(),
+            index: 10,
+            known: [b"svc/a".to_vec(), b"svc/leader".to_vec()].into(),
+            allow_empty: false,
+        };
+        let l = Listing {
+            entries: vec![(entry("svc/a"), 5), (entry("svc/b"), 11)],
+            sessions: vec![b"svc/leader".to_vec()],
+            index: 11,
+            suspect: None,
+        };
+        let (ops, deletes, current) = feed.diff(&l);
+        assert_eq!(deletes, 0, "{ops:?}");
+        assert_eq!(ops, vec![Op::Put(entry("svc/b"))]);
+        assert!(current.contains(b"svc/leader".as_slice()));
+    }
+
+    #[tokio::test]
+    async fn a_key_that_is_not_utf8_is_refused_by_name() {
+        let err = store()
+            .apply(&[
+                Op::Delete(b"app/\xffx".to_vec()),
+                Op::Delete(b"app/ok".to_vec()),
+            ])
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, StoreError::Protocol { .. }), "{msg}");
+        assert!(msg.contains(r"app/\xffx") && msg.contains("UTF-8"), "{msg}");
+    }
 
     #[test]
     fn keys_are_path_encoded() {

@@ -327,7 +327,7 @@ impl<S: KvStore> Engine<S> {
         };
         Ok(self
             .src
-            .follow(&self.opts.scope.prefix, after, known)
+            .follow(&self.opts.scope.prefix, after, known, self.opts.allow_empty)
             .await?)
     }
 

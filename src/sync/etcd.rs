@@ -13,6 +13,8 @@ use futures::FutureExt;
 use super::store::{ChangeFeed, Entry, FeedItem, KvStore, Op, Snapshot, StoreError};
 
 const PAGE: i64 = 2000;
+/// Times a snapshot read starts over because A compacted its revision between two pages.
+const MAX_SNAPSHOT_RESTARTS: u32 = 5;
 const PAR: usize = 8;
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Events gathered into one batch before it is handed to the engine.
@@ -131,30 +133,9 @@ impl EtcdStore {
     pub fn client(&self) -> Client {
         self.client.clone()
     }
-}
 
-impl KvStore for EtcdStore {
-    type Feed = EtcdFeed;
-
-    fn url(&self) -> &str {
-        &self.url
-    }
-
-    fn max_txn_ops(&self) -> usize {
-        128
-    }
-
-    fn max_txn_bytes(&self) -> usize {
-        // etcd refuses requests over 1.5 MiB by default; keep room for framing.
-        1024 * 1024
-    }
-
-    fn write_parallelism(&self) -> usize {
-        // Concurrent proposals share raft's fsyncs: more in flight, fewer syncs per key.
-        PAR
-    }
-
-    async fn snapshot(&self, prefix: &[u8]) -> Result<Snapshot, StoreError> {
+    /// Every key under `prefix` in pages of `page`, all at the first page's revision.
+    async fn paged_read(&self, prefix: &[u8], page: i64) -> Result<Snapshot, PagedReadError> {
         let mut kv = self
             .client
             .kv_client()
@@ -164,15 +145,25 @@ impl KvStore for EtcdStore {
         let mut snap = Snapshot::default();
         let mut rev = 0i64;
         loop {
-            let mut opts = GetOptions::new().with_range(end.clone()).with_limit(PAGE);
+            let mut opts = GetOptions::new().with_range(end.clone()).with_limit(page);
             if rev > 0 {
                 // Every page at the first page's revision: one consistent picture.
                 opts = opts.with_revision(rev);
             }
-            let mut resp = tokio::time::timeout(CALL_TIMEOUT, kv.get(start.clone(), Some(opts)))
-                .await
-                .map_err(|_| timed_out(&self.url))?
-                .map_err(|e| map_err(&self.url, e))?;
+            let mut resp =
+                match tokio::time::timeout(CALL_TIMEOUT, kv.get(start.clone(), Some(opts)))
+                    .await
+                    .map_err(|_| timed_out(&self.url))?
+                {
+                    Ok(r) => r,
+                    Err(e) if rev > 0 && is_compacted(&e) => {
+                        return Err(PagedReadError::Compacted {
+                            rev,
+                            reason: e.to_string(),
+                        });
+                    }
+                    Err(e) => return Err(map_err(&self.url, e).into()),
+                };
             if rev == 0 {
                 rev = resp.header().map(|h| h.revision()).unwrap_or(0);
             }
@@ -202,6 +193,85 @@ impl KvStore for EtcdStore {
         snap.index = u64::try_from(rev).unwrap_or(0);
         Ok(snap)
     }
+}
+
+/// Why one paged read did not finish: compaction (start over) or anything else (give up).
+enum PagedReadError {
+    Compacted { rev: i64, reason: String },
+    Store(StoreError),
+}
+
+impl From<StoreError> for PagedReadError {
+    fn from(e: StoreError) -> Self {
+        PagedReadError::Store(e)
+    }
+}
+
+/// etcd answers a read at a revision older than its compaction point with OutOfRange
+/// ("mvcc: required revision has been compacted"); any other OutOfRange is a real error.
+fn is_compacted(e: &etcd_client::Error) -> bool {
+    matches!(e, etcd_client::Error::GRpcStatus(s)
+        if s.code() == tonic::Code::OutOfRange && s.message().contains("compacted"))
+}
+
+/// Keys per page of a snapshot read. `ABSHIFT_SYNC_ETCD_PAGE` lowers it, only so that tests
+/// can make a small prefix take many pages (and so be compacted between two of them).
+fn page_size() -> i64 {
+    std::env::var("ABSHIFT_SYNC_ETCD_PAGE")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(PAGE)
+}
+
+impl KvStore for EtcdStore {
+    type Feed = EtcdFeed;
+
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn max_txn_ops(&self) -> usize {
+        128
+    }
+
+    fn max_txn_bytes(&self) -> usize {
+        // etcd refuses requests over 1.5 MiB by default; keep room for framing.
+        1024 * 1024
+    }
+
+    fn write_parallelism(&self) -> usize {
+        // Concurrent proposals share raft's fsyncs: more in flight, fewer syncs per key.
+        PAR
+    }
+
+    async fn snapshot(&self, prefix: &[u8]) -> Result<Snapshot, StoreError> {
+        let page = page_size();
+        let mut restarts = 0;
+        loop {
+            match self.paged_read(prefix, page).await {
+                Ok(snap) => return Ok(snap),
+                Err(PagedReadError::Store(e)) => return Err(e),
+                Err(PagedReadError::Compacted { rev, reason }) => {
+                    // The revision the pages were pinned to is gone: the pages read so far
+                    // and the rest cannot form one picture. A fresh revision can.
+                    restarts += 1;
+                    if restarts > MAX_SNAPSHOT_RESTARTS {
+                        return Err(StoreError::Unavailable {
+                            url: self.url.clone(),
+                            reason: format!(
+                                "compacted past the read's revision {MAX_SNAPSHOT_RESTARTS} times while the prefix was read page by page ({reason}); compaction runs more often than one read takes"
+                            ),
+                        });
+                    }
+                    tracing::warn!(
+                        "A ({}) compacted revision {rev} while the prefix was being read page by page: reading it again at a fresh revision (restart {restarts} of {MAX_SNAPSHOT_RESTARTS})",
+                        self.url
+                    );
+                }
+            }
+        }
+    }
 
     async fn apply(&self, ops: &[Op]) -> Result<(), StoreError> {
         let mut kv = self.client.kv_client();
@@ -224,6 +294,7 @@ impl KvStore for EtcdStore {
         prefix: &[u8],
         after: u64,
         _known_keys: Option<Vec<Vec<u8>>>,
+        _allow_empty: bool,
     ) -> Result<EtcdFeed, StoreError> {
         // A store restored from an older backup has a lower revision than the checkpoint:
         // watching "from the future" would silently skip everything up to there.
@@ -410,7 +481,32 @@ impl ChangeFeed for EtcdFeed {
 
 #[cfg(test)]
 mod tests {
-    use super::range_end;
+    use super::{is_compacted, map_err, range_end};
+    use crate::sync::store::StoreError;
+
+    #[test]
+    fn compaction_during_a_read_is_told_apart_from_other_errors() {
+        let status =
+            |code, msg: &str| etcd_client::Error::GRpcStatus(tonic::Status::new(code, msg));
+        let compacted = status(
+            tonic::Code::OutOfRange,
+            "etcdserver: mvcc: required revision has been compacted",
+        );
+        assert!(is_compacted(&compacted));
+        // Without the restart, this is what the engine saw: a fatal protocol error.
+        assert!(matches!(
+            map_err("u", compacted),
+            StoreError::Protocol { .. }
+        ));
+        assert!(!is_compacted(&status(
+            tonic::Code::OutOfRange,
+            "etcdserver: mvcc: required revision is a future revision"
+        )));
+        assert!(!is_compacted(&status(
+            tonic::Code::Unavailable,
+            "compacted"
+        )));
+    }
 
     #[test]
     fn range_end_increments_last_byte() {

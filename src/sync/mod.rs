@@ -249,7 +249,14 @@ async fn replicate<S: KvStore>(
             Mode::Once
         },
         checkpoint_path: args.checkpoint.clone(),
-        checkpoint: Checkpoint::new(kind, from.url(), to.url(), &args.scope.prefix, &dest_prefix),
+        checkpoint: Checkpoint::new(
+            kind,
+            from.url(),
+            to.url(),
+            &args.scope.prefix,
+            &dest_prefix,
+            &args.scope.exclude,
+        ),
         dry_run: args.dry_run,
         allow_empty: args.allow_empty,
         progress_every: Duration::from_secs(args.progress_interval.max(1)),

@@ -7,11 +7,26 @@ use std::future::Future;
 use sha2::{Digest, Sha256};
 
 /// One key as replicated. `flags` is opaque metadata (Consul's Flags; always 0 for etcd).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Entry {
     pub key: Vec<u8>,
     pub value: Vec<u8>,
     pub flags: u64,
+}
+
+/// Values are often secrets, and `{:?}` ends up in panics, logs and test failures: show
+/// the value's size only.
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &show_key(&self.key))
+            .field(
+                "value",
+                &format_args!("<{} bytes, redacted>", self.value.len()),
+            )
+            .field("flags", &self.flags)
+            .finish()
+    }
 }
 
 impl Entry {
@@ -127,12 +142,16 @@ pub trait KvStore: Clone + Send + Sync + 'static {
     /// Write one transaction: all operations or none, on distinct keys.
     fn apply(&self, ops: &[Op]) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Changes under `prefix` strictly after `after`.
+    /// Changes under `prefix` strictly after `after`. `allow_empty` says whether a feed
+    /// that derives deletions from listings (Consul) may pass on "the whole prefix is gone":
+    /// the initial copy refuses an empty A without `--allow-empty`, and so must the feed.
+    /// etcd ignores it: its deletes are A's own events, one per key.
     fn follow(
         &self,
         prefix: &[u8],
         after: u64,
         known_keys: Option<Vec<Vec<u8>>>,
+        allow_empty: bool,
     ) -> impl Future<Output = Result<Self::Feed, StoreError>> + Send;
 }
 
@@ -227,6 +246,22 @@ pub fn show_key(key: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_a_value() {
+        let e = Entry {
+            key: b"app/db/password".to_vec(),
+            value: b"hunter2".to_vec(),
+            flags: 3,
+        };
+        let shown = format!("{:?} {:?}", e, Op::Put(e.clone()));
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("104, 117"), "{shown}"); // nor its bytes
+        assert!(
+            shown.contains("app/db/password") && shown.contains("7 bytes"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn prefix_is_a_path_not_a_string_prefix() {
