@@ -509,18 +509,21 @@ impl LoadBalancerApi for Aws {
     }
 }
 
-/// Classic ELB states. During connection draining the instance is reported
-/// `OutOfService` with a description saying so: that is not a member any more.
+/// Classic ELB states. During connection draining AWS keeps reporting the
+/// instance `InService` (its in-flight connections are still served) with the
+/// description "Instance deregistration currently in progress": the
+/// description decides, whatever the state, because a draining instance is no
+/// member any more and must never count as the healthy one that keeps the load
+/// balancer lit.
 pub fn classic_health(state: &str, description: &str) -> Health {
+    if description
+        .to_ascii_lowercase()
+        .contains("deregistration currently in progress")
+    {
+        return Health::Draining;
+    }
     match state {
         "InService" => Health::Healthy,
-        "OutOfService"
-            if description
-                .to_ascii_lowercase()
-                .contains("deregistration currently in progress") =>
-        {
-            Health::Draining
-        }
         "OutOfService" => Health::Unhealthy,
         _ => Health::Unknown,
     }
@@ -837,6 +840,14 @@ mod tests {
         assert_eq!(
             classic_health(
                 "OutOfService",
+                "Instance deregistration currently in progress."
+            ),
+            Health::Draining
+        );
+        // What AWS reports while connection draining runs: still InService.
+        assert_eq!(
+            classic_health(
+                "InService",
                 "Instance deregistration currently in progress."
             ),
             Health::Draining

@@ -33,6 +33,8 @@ struct Inner {
     fail_once: BTreeSet<Op>,
     hang: BTreeSet<Op>,
     log: Vec<String>,
+    /// Report draining the way classic ELB does (see [`FakeLb::classic`]).
+    classic: bool,
     /// Truly healthy members after each call, in order.
     timeline: Vec<(String, usize)>,
 }
@@ -41,6 +43,9 @@ pub struct FakeLb {
     pub lb: LbRef,
     inner: Mutex<Inner>,
 }
+
+/// What DescribeInstanceHealth says about an instance during connection draining.
+const CLASSIC_DRAINING: &str = "Instance deregistration currently in progress.";
 
 pub fn ids(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -72,6 +77,17 @@ impl FakeLb {
             lb: lb_ref(),
             inner: Mutex::new(inner),
         }
+    }
+
+    /// A classic ELB: a draining instance is reported in AWS's own words,
+    /// `InService` with "Instance deregistration currently in progress.",
+    /// and read through the production mapping, so a mapping that took the
+    /// state for health would show up as a dark load balancer here.
+    pub fn classic(members: &[&str], scripts: &[(&str, Vec<Health>)]) -> Self {
+        let mut lb = FakeLb::new(members, scripts);
+        lb.lb.kind = LbKind::Classic;
+        lb.inner.get_mut().unwrap().classic = true;
+        lb
     }
 
     pub fn throttle(&self, op: Op, times: u32) {
@@ -203,10 +219,15 @@ impl LoadBalancerApi for FakeLb {
                 continue;
             }
             *left -= 1;
+            let health = if g.classic {
+                super::aws::classic_health("InService", CLASSIC_DRAINING)
+            } else {
+                Health::Draining
+            };
             out.push(MemberHealth {
                 id: d,
-                health: Health::Draining,
-                reason: None,
+                health,
+                reason: g.classic.then(|| CLASSIC_DRAINING.to_string()),
             });
         }
         g.record("health".into());

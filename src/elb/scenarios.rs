@@ -614,3 +614,131 @@ async fn membership_changed_after_planning_is_refused_untouched() {
     );
     lb.assert_never_dark();
 }
+
+/// A classic ELB with A serving and B's instances following `b_script`.
+fn classic_with(b_script: Vec<Health>) -> FakeLb {
+    FakeLb::classic(
+        &["i-a1", "i-a2"],
+        &[
+            ("i-a1", vec![Healthy]),
+            ("i-a2", vec![Healthy]),
+            ("i-b1", b_script.clone()),
+            ("i-b2", b_script),
+        ],
+    )
+}
+
+#[tokio::test]
+async fn classic_in_service_while_draining_is_waited_for_and_not_a_member() {
+    let lb = classic_with(vec![Healthy]);
+    lb.drain_polls(3);
+    let store = FakeStore::default();
+    let report = |_: &Event| {};
+    let p = plan(&lb).await;
+    ops::execute_switch(&cx(&lb, &store, &report, Cancel::never()), &p)
+        .await
+        .unwrap();
+    let log = lb.log();
+    let dereg = log
+        .iter()
+        .position(|l| l == "deregister i-a1,i-a2")
+        .unwrap();
+    // InService-but-draining was waited out, not taken for healthy members.
+    assert!(
+        log[dereg + 1..].iter().filter(|l| *l == "health").count() >= 3,
+        "{log:?}"
+    );
+    assert_eq!(lb.members(), ids(&["i-b1", "i-b2"]));
+    lb.assert_never_dark();
+}
+
+#[tokio::test]
+async fn classic_drain_timeout_rollback_brings_a_back_before_b_leaves() {
+    let lb = classic_with(vec![Healthy]);
+    lb.drain_polls(1_000_000);
+    let store = FakeStore::default();
+    let report = |_: &Event| {};
+    let p = plan(&lb).await;
+    let mut c = cx(&lb, &store, &report, Cancel::never());
+    c.timing.drain_timeout = Duration::from_millis(20);
+    let err = ops::execute_switch(&c, &p).await.unwrap_err();
+    assert!(err.to_string().contains("still draining"), "{err}");
+    assert_eq!(lb.members(), ids(&["i-a1", "i-a2"]));
+    let log = lb.log();
+    let back = log.iter().position(|l| l == "register i-a1,i-a2").unwrap();
+    let b_out = log
+        .iter()
+        .position(|l| l == "deregister i-b1,i-b2")
+        .unwrap();
+    assert!(back < b_out, "{log:?}");
+    lb.assert_never_dark();
+}
+
+#[tokio::test]
+async fn classic_rollback_while_a_is_still_draining_never_goes_dark() {
+    let lb = classic_with(vec![Healthy]);
+    lb.drain_polls(1_000_000);
+    let store = FakeStore::default();
+    let report = |_: &Event| {};
+    let p = plan(&lb).await;
+    {
+        let mut c = cx(&lb, &store, &report, Cancel::never());
+        c.timing.drain_timeout = Duration::from_secs(3600);
+        // The operator's process dies while A drains: the future is dropped
+        // once the deregistration of A is seen, as after a kill -9.
+        let switch = ops::execute_switch(&c, &p);
+        let deregistered = async {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while !lb.log().iter().any(|l| l == "deregister i-a1,i-a2") {
+                assert!(tokio::time::Instant::now() < deadline, "{:?}", lb.log());
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::select! {
+            r = switch => panic!("the switch should still be draining: {r:?}"),
+            () = deregistered => {}
+        }
+    }
+    assert_eq!(lb.members(), ids(&["i-b1", "i-b2"]));
+    assert_eq!(phase(&store, &lb), Phase::Started);
+
+    // Rollback straight away, A still InService-while-draining: A must be
+    // registered again and healthy before B is removed.
+    store.age(&state::lock_key(&lb.lb), chrono::Duration::hours(3));
+    let mut c = cx(&lb, &store, &report, Cancel::never());
+    c.lock.break_lock = true;
+    c.timing.drain_timeout = Duration::from_millis(20);
+    ops::execute_rollback(&c, &lb.lb).await.unwrap();
+    assert_eq!(lb.members(), ids(&["i-a1", "i-a2"]));
+    let log = lb.log();
+    let back = log.iter().rposition(|l| l == "register i-a1,i-a2").unwrap();
+    let b_out = log
+        .iter()
+        .position(|l| l == "deregister i-b1,i-b2")
+        .unwrap();
+    assert!(back < b_out, "{log:?}");
+    lb.assert_never_dark();
+}
+
+#[test]
+fn guard_never_counts_a_draining_classic_instance() {
+    use super::model::MemberHealth;
+    let lb = super::fake::lb_ref();
+    let health = vec![
+        MemberHealth {
+            id: "a".into(),
+            health: super::aws::classic_health(
+                "InService",
+                "Instance deregistration currently in progress.",
+            ),
+            reason: None,
+        },
+        MemberHealth {
+            id: "b".into(),
+            health: Healthy,
+            reason: None,
+        },
+    ];
+    assert!(super::machine::guard(&lb, &health, &ids(&["b"])).is_err());
+    assert_eq!(super::model::members(&health), ids(&["b"]));
+}
