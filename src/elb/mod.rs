@@ -187,15 +187,28 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "h" => n * 3600.0,
         _ => return None,
     };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    // `try_`: a value beyond what `Duration` holds (or NaN, or negative) is a
+    // typo to report, not a reason to panic.
+    Duration::try_from_secs_f64(secs).ok()
 }
 
+/// No flag means anything longer: a bigger value is a typo, and capping it
+/// keeps deadline arithmetic (`Instant + Duration`) far from overflow.
+const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 fn duration_flag(flag: &str, value: &str) -> Result<Duration, UsageError> {
-    parse_duration(value).ok_or_else(|| {
+    let d = parse_duration(value).ok_or_else(|| {
         UsageError(format!(
             "{flag} `{value}` is not a duration (e.g. 90s, 5m, 1h)"
         ))
-    })
+    })?;
+    if d > MAX_DURATION {
+        return Err(UsageError(format!(
+            "{flag} `{value}` is longer than the {}h any flag accepts",
+            MAX_DURATION.as_secs() / 3600
+        )));
+    }
+    Ok(d)
 }
 
 fn bounded(flag: &str, value: &str) -> Result<Duration, UsageError> {
@@ -643,6 +656,28 @@ mod tests {
         assert!(bounded("--drain-timeout", "0s").is_err());
         assert!(bounded("--drain-timeout", "3601s").is_err());
         assert!(bounded("--drain-timeout", "3600s").is_ok());
+    }
+
+    #[test]
+    fn huge_durations_are_usage_errors_not_panics() {
+        for v in ["99999999999999999999999", "1e400", "99999999999999999999h"] {
+            assert!(
+                std::panic::catch_unwind(|| parse_duration(v)).is_ok(),
+                "{v} panicked"
+            );
+            let e = duration_flag("--poll-interval", v).unwrap_err();
+            assert!(!e.0.contains('\n'), "{}", e.0);
+        }
+        let t = TimingArgs {
+            health_timeout: "5m".into(),
+            drain_timeout: None,
+            poll_interval: "99999999999999999999999".into(),
+        };
+        let e = pacing(&t).err().unwrap();
+        assert!(e.0.contains("--poll-interval"), "{}", e.0);
+        let e = duration_flag("--lock-stale-after", "8000h").unwrap_err();
+        assert!(e.0.contains("longer than"), "{}", e.0);
+        assert!(duration_flag("--lock-stale-after", "2h").is_ok());
     }
 
     #[test]
