@@ -672,6 +672,40 @@ impl StateStore for S3Store {
         }
     }
 
+    async fn put_if_match(&self, key: &str, body: Vec<u8>, etag: &str) -> Result<bool, ElbError> {
+        match self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .if_match(etag)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            // 412: another version now; 409: a concurrent conditional write won;
+            // 404: the object is gone (released or deleted meanwhile).
+            Err(e)
+                if matches!(
+                    e.raw_response().map(|r| r.status().as_u16()),
+                    Some(412 | 409 | 404)
+                ) || is_code(
+                    &e,
+                    &[
+                        "PreconditionFailed",
+                        "ConditionalRequestConflict",
+                        "NoSuchKey",
+                    ],
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify("s3:PutObject", e)),
+        }
+    }
+
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), ElbError> {
         self.client
             .put_object()
@@ -698,6 +732,7 @@ impl StateStore for S3Store {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(classify("s3:GetObject", e)),
         };
+        let etag = out.e_tag().map(str::to_string);
         let last_modified = out
             .last_modified()
             .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
@@ -714,6 +749,7 @@ impl StateStore for S3Store {
         Ok(Some(StoredObject {
             body,
             last_modified,
+            etag,
         }))
     }
 

@@ -321,10 +321,25 @@ impl FakeStore {
     }
 }
 
+/// A content hash, like S3's ETag of a single-part upload.
+pub fn etag_of(body: &[u8]) -> String {
+    use sha2::Digest;
+    format!("\"{}\"", hex::encode(sha2::Sha256::digest(body)))
+}
+
 impl StateStore for FakeStore {
     async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, ElbError> {
         let mut g = self.objects.lock().unwrap();
         if g.contains_key(key) && !self.ignore_conditional {
+            return Ok(false);
+        }
+        g.insert(key.into(), (body, Utc::now()));
+        Ok(true)
+    }
+    async fn put_if_match(&self, key: &str, body: Vec<u8>, etag: &str) -> Result<bool, ElbError> {
+        let mut g = self.objects.lock().unwrap();
+        let matches = g.get(key).is_some_and(|(b, _)| etag_of(b) == etag);
+        if !matches && !self.ignore_conditional {
             return Ok(false);
         }
         g.insert(key.into(), (body, Utc::now()));
@@ -346,6 +361,7 @@ impl StateStore for FakeStore {
             .map(|(b, t)| StoredObject {
                 body: b.clone(),
                 last_modified: Some(*t),
+                etag: Some(etag_of(b)),
             }))
     }
     async fn delete(&self, key: &str) -> Result<(), ElbError> {

@@ -337,7 +337,17 @@ pub async fn execute_switch<L: LoadBalancerApi, S: StateStore>(
 ) -> Result<(), ElbError> {
     let lb = &plan.lb;
     let lock = state::acquire(cx.store, lb, &cx.who, "switch", &cx.lock, Utc::now()).await?;
-    let result = switch_locked(cx, plan, &lock).await;
+    let report = cx.report;
+    let warn = move |w: String| report(&Event::Warning(w));
+    let every = state::renew_every(cx.lock.stale_after);
+    let result = state::keep_alive(
+        cx.store,
+        &lock,
+        every,
+        &warn,
+        switch_locked(cx, plan, &lock),
+    )
+    .await;
     let released = state::release(cx.store, lock).await;
     match (result, released) {
         (Err(e), _) => Err(e),
@@ -502,7 +512,10 @@ pub async fn execute_rollback<L: LoadBalancerApi, S: StateStore>(
     lb: &LbRef,
 ) -> Result<(), ElbError> {
     let lock = state::acquire(cx.store, lb, &cx.who, "rollback", &cx.lock, Utc::now()).await?;
-    let result = rollback_locked(cx, lb).await;
+    let report = cx.report;
+    let warn = move |w: String| report(&Event::Warning(w));
+    let every = state::renew_every(cx.lock.stale_after);
+    let result = state::keep_alive(cx.store, &lock, every, &warn, rollback_locked(cx, lb)).await;
     let released = state::release(cx.store, lock).await;
     result.and(released)
 }

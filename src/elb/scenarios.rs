@@ -742,3 +742,123 @@ fn guard_never_counts_a_draining_classic_instance() {
     assert!(super::machine::guard(&lb, &health, &ids(&["b"])).is_err());
     assert_eq!(super::model::members(&health), ids(&["b"]));
 }
+
+#[tokio::test]
+async fn a_long_switch_keeps_its_lock_fresh() {
+    let lb = lb_with(vec![Initial]);
+    let store = FakeStore::default();
+    let report = |_: &Event| {};
+    let p = plan(&lb).await;
+    let mut c = cx(&lb, &store, &report, Cancel::never());
+    // Renewed every 100 ms; B stays `initial` until the check below is done.
+    c.lock.stale_after = Duration::from_millis(300);
+    c.timing.health_timeout = Duration::from_secs(120);
+    let key = state::lock_key(&lb.lb);
+    let renewed = || {
+        store
+            .objects
+            .lock()
+            .unwrap()
+            .get(&key)
+            .and_then(|(b, _)| serde_json::from_slice::<state::LockRecord>(b).ok())
+            .is_some_and(|l| l.renewed_at.is_some())
+    };
+    let check = async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !renewed() {
+            assert!(tokio::time::Instant::now() < deadline, "never renewed");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Once older than `stale_after` by creation time, the renewed lock
+        // still cannot be broken: its age counts from the last renewal.
+        let opts = LockOptions {
+            break_lock: true,
+            stale_after: Duration::from_millis(300),
+        };
+        let err = state::acquire(
+            &store,
+            &lb.lb,
+            "bob@h2",
+            "switch",
+            &opts,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, ElbError::LockHeld { stale: false, .. }),
+            "{err}"
+        );
+        lb.rescript("i-b1", vec![Healthy]);
+        lb.rescript("i-b2", vec![Healthy]);
+    };
+    let (r, ()) = tokio::join!(ops::execute_switch(&c, &p), check);
+    r.unwrap();
+    assert_eq!(lb.members(), ids(&["i-b1", "i-b2"]));
+    assert!(!store.keys().contains(&key), "lock released");
+    lb.assert_never_dark();
+}
+
+#[tokio::test]
+async fn renewal_notices_a_lock_taken_over() {
+    let lb = lb_with(vec![Healthy]);
+    let store = FakeStore::default();
+    let opts = LockOptions {
+        break_lock: true,
+        stale_after: Duration::from_secs(600),
+    };
+    let now = chrono::Utc::now();
+    let alice = state::acquire(&store, &lb.lb, "alice@h1", "switch", &opts, now)
+        .await
+        .unwrap();
+    state::renew(&store, &alice, now).await.unwrap();
+    store.age(&state::lock_key(&lb.lb), chrono::Duration::hours(1));
+    let bob = state::acquire(&store, &lb.lb, "bob@h2", "switch", &opts, now)
+        .await
+        .unwrap();
+    let err = state::renew(&store, &alice, now).await.unwrap_err();
+    assert!(
+        matches!(&err, ElbError::LockLost { owner, .. } if owner == "bob@h2"),
+        "{err}"
+    );
+    state::verify(&store, &bob).await.unwrap();
+}
+
+#[tokio::test]
+async fn two_operators_breaking_one_stale_lock_only_one_wins() {
+    use super::model::StateStore;
+    let lb = lb_with(vec![Healthy]);
+    let store = FakeStore::default();
+    let opts = LockOptions {
+        break_lock: true,
+        stale_after: Duration::from_secs(600),
+    };
+    let now = chrono::Utc::now();
+    let key = state::lock_key(&lb.lb);
+    let _dead = state::acquire(&store, &lb.lb, "alice@h1", "switch", &opts, now)
+        .await
+        .unwrap();
+    store.age(&key, chrono::Duration::hours(1));
+    // Carol reads the stale lock; Bob takes it over before Carol writes.
+    let seen = store.get(&key).await.unwrap().unwrap();
+    let bob = state::acquire(&store, &lb.lb, "bob@h2", "switch", &opts, now)
+        .await
+        .unwrap();
+    let carol_won = store
+        .put_if_match(&key, b"{}".to_vec(), seen.etag.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        !carol_won,
+        "the take-over is conditional on the stale version"
+    );
+    state::verify(&store, &bob).await.unwrap();
+    // And through `acquire`: Bob's lock is fresh, so Carol is refused.
+    let err = state::acquire(&store, &lb.lb, "carol@h3", "switch", &opts, now)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ElbError::LockHeld { owner, stale: false, .. } if owner == "bob@h2"),
+        "{err}"
+    );
+}
