@@ -97,6 +97,16 @@ pub enum ElbError {
     },
     #[error("lock of `{lb}` was taken over by {owner} while this command held it")]
     LockLost { lb: String, owner: String },
+    /// The load balancer is switched, but the bucket does not say so: the next
+    /// switch will take this one for unfinished and ask for a rollback.
+    #[error(
+        "{operation} completed; {what} not written: {why}; the next switch will take the last one for unfinished (check `abshift elb status`)"
+    )]
+    RecordNotWritten {
+        operation: &'static str,
+        what: &'static str,
+        why: Box<ElbError>,
+    },
     #[error("no switch of `{0}` is recorded in the state bucket; nothing to roll back")]
     NothingRecorded(String),
     #[error("state object {key} is unreadable: {message}")]

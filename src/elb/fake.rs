@@ -307,6 +307,8 @@ type Objects = BTreeMap<String, (Vec<u8>, DateTime<Utc>)>;
 pub struct FakeStore {
     pub objects: Mutex<Objects>,
     pub ignore_conditional: bool,
+    /// Transient failures still to answer to plain `put`s (the state record).
+    pub fail_puts: std::sync::atomic::AtomicU32,
 }
 
 impl FakeStore {
@@ -346,6 +348,17 @@ impl StateStore for FakeStore {
         Ok(true)
     }
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), ElbError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self
+            .fail_puts
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(ElbError::Transient {
+                action: "fake",
+                message: "SlowDown: Please reduce your request rate".into(),
+            });
+        }
         self.objects
             .lock()
             .unwrap()

@@ -862,3 +862,36 @@ async fn two_operators_breaking_one_stale_lock_only_one_wins() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn final_record_write_is_retried_and_a_lasting_failure_is_named() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // Two failures fit in the retries (4 tries in these tests); 100 do not.
+    for (failures, written) in [(2, true), (100, false)] {
+        let lb = lb_with(vec![Healthy]);
+        let store = FakeStore::default();
+        let report = |e: &Event| {
+            if matches!(e, Event::Step(s) if s.starts_with("deregistering")) {
+                store.fail_puts.store(failures, SeqCst);
+            }
+        };
+        let p = plan(&lb).await;
+        let r = ops::execute_switch(&cx(&lb, &store, &report, Cancel::never()), &p).await;
+        // Either way the load balancer is switched, and the lock is released.
+        assert_eq!(lb.members(), ids(&["i-b1", "i-b2"]));
+        assert!(!store.keys().contains(&state::lock_key(&lb.lb)));
+        if written {
+            r.unwrap();
+            assert_eq!(phase(&store, &lb), Phase::Completed);
+        } else {
+            let err = r.unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("switch completed; state record not written: "),
+                "{err}"
+            );
+            assert_eq!(phase(&store, &lb), Phase::Started);
+        }
+        lb.assert_never_dark();
+    }
+}

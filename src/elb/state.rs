@@ -386,7 +386,11 @@ pub async fn append_audit<S: StateStore>(
         record.operation_id,
         record.operation
     );
-    if store.put_if_absent(&key, to_json(record)).await? {
+    let body = to_json(record);
+    if store.put_if_absent(&key, body.clone()).await? {
+        Ok(())
+    } else if store.get(&key).await?.is_some_and(|o| o.body == body) {
+        // A retry after a write whose answer was lost: it is there already.
         Ok(())
     } else {
         Err(ElbError::CorruptState {
