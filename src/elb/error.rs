@@ -74,7 +74,7 @@ pub enum ElbError {
     WouldGoDark { lb: String, removing: String },
     #[error("{} still draining after {}s", ids.join(", "), waited.as_secs())]
     DrainTimeout { ids: Vec<String>, waited: Duration },
-    #[error("interrupted (Ctrl-C)")]
+    #[error("interrupted (Ctrl-C or SIGTERM)")]
     Cancelled,
     #[error(
         "`{lb}` is locked by {owner} ({operation}) since {since}, {age_secs}s ago; {}",
