@@ -402,9 +402,10 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
         phase: Phase::Started,
         detail: None,
     };
-    state::write_record(cx.store, &record).await?;
-    // Second look at the lock, for stores that ignore `If-None-Match`.
+    // Second look at the lock, for stores that ignore `If-None-Match`: before
+    // the record, so that an operator who lost the lock overwrites nothing.
     state::verify(cx.store, lock).await?;
+    state::write_record(cx.store, &record).await?;
     (cx.report)(&Event::Step(format!(
         "recorded membership of {} as {} ({})",
         lb.name,
