@@ -703,6 +703,16 @@ async fn two_switches_at_once_one_is_refused() {
 
 #[tokio::test]
 async fn ctrl_c_mid_switch_rolls_back_to_recorded_membership() {
+    signal_mid_switch_rolls_back("-INT").await;
+}
+
+/// What `kill`, systemd and CI runners send: handled exactly like Ctrl-C.
+#[tokio::test]
+async fn sigterm_mid_switch_rolls_back_to_recorded_membership() {
+    signal_mid_switch_rolls_back("-TERM").await;
+}
+
+async fn signal_mid_switch_rolls_back(signal: &str) {
     let Some(w) = world().await else { return };
     let gate = Gate::new(w.moto.port, "Action=DeregisterInstancesFromLoadBalancer");
     let args = with(&[
@@ -723,7 +733,7 @@ async fn ctrl_c_mid_switch_rolls_back_to_recorded_membership() {
         .unwrap();
     assert!(gate.wait_held(Duration::from_secs(60)));
     let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -1142,4 +1152,40 @@ async fn discovery_reads_every_page() {
     assert!(more.iter().all(|id| register.contains(id.as_str())));
     assert!(register.contains(&w.b[0]));
     assert!(text.contains("105 of 105 instance(s) of b"), "{text}");
+}
+
+#[tokio::test]
+async fn sigterm_during_rollback_waits_until_restored_and_unlocked() {
+    let Some(w) = world().await else { return };
+    let lb = ["--lb", "live", "--tf-output", w.tf()];
+    let out = w.run(&with(&[&["elb", "switch", "--to", "b"][..], &lb].concat()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(w.classic_members().await, w.b);
+
+    // The rollback re-registers A first: hold it there and send SIGTERM.
+    let gate = Gate::new(w.moto.port, "Action=RegisterInstancesWithLoadBalancer");
+    let args = with(&[&["elb", "rollback"][..], &lb].concat());
+    let child = w
+        .cmd(&gate.endpoint(), &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(gate.wait_held(Duration::from_secs(60)));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    gate.open();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("interrupted (SIGTERM)"), "{err}");
+    assert_eq!(w.classic_members().await, w.a);
+    // The lock was released: a new switch may run.
+    let out = w.run(&with(
+        &[&["elb", "switch", "--to", "b", "--dry-run"][..], &lb].concat(),
+    ));
+    assert!(stdout(&out).contains("lock: free"), "{}", stdout(&out));
 }

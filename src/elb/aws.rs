@@ -509,18 +509,21 @@ impl LoadBalancerApi for Aws {
     }
 }
 
-/// Classic ELB states. During connection draining the instance is reported
-/// `OutOfService` with a description saying so: that is not a member any more.
+/// Classic ELB states. During connection draining AWS keeps reporting the
+/// instance `InService` (its in-flight connections are still served) with the
+/// description "Instance deregistration currently in progress": the
+/// description decides, whatever the state, because a draining instance is no
+/// member any more and must never count as the healthy one that keeps the load
+/// balancer lit.
 pub fn classic_health(state: &str, description: &str) -> Health {
+    if description
+        .to_ascii_lowercase()
+        .contains("deregistration currently in progress")
+    {
+        return Health::Draining;
+    }
     match state {
         "InService" => Health::Healthy,
-        "OutOfService"
-            if description
-                .to_ascii_lowercase()
-                .contains("deregistration currently in progress") =>
-        {
-            Health::Draining
-        }
         "OutOfService" => Health::Unhealthy,
         _ => Health::Unknown,
     }
@@ -669,6 +672,40 @@ impl StateStore for S3Store {
         }
     }
 
+    async fn put_if_match(&self, key: &str, body: Vec<u8>, etag: &str) -> Result<bool, ElbError> {
+        match self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .if_match(etag)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            // 412: another version now; 409: a concurrent conditional write won;
+            // 404: the object is gone (released or deleted meanwhile).
+            Err(e)
+                if matches!(
+                    e.raw_response().map(|r| r.status().as_u16()),
+                    Some(412 | 409 | 404)
+                ) || is_code(
+                    &e,
+                    &[
+                        "PreconditionFailed",
+                        "ConditionalRequestConflict",
+                        "NoSuchKey",
+                    ],
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify("s3:PutObject", e)),
+        }
+    }
+
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), ElbError> {
         self.client
             .put_object()
@@ -695,6 +732,7 @@ impl StateStore for S3Store {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(classify("s3:GetObject", e)),
         };
+        let etag = out.e_tag().map(str::to_string);
         let last_modified = out
             .last_modified()
             .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
@@ -711,6 +749,7 @@ impl StateStore for S3Store {
         Ok(Some(StoredObject {
             body,
             last_modified,
+            etag,
         }))
     }
 
@@ -837,6 +876,14 @@ mod tests {
         assert_eq!(
             classic_health(
                 "OutOfService",
+                "Instance deregistration currently in progress."
+            ),
+            Health::Draining
+        );
+        // What AWS reports while connection draining runs: still InService.
+        assert_eq!(
+            classic_health(
+                "InService",
                 "Instance deregistration currently in progress."
             ),
             Health::Draining

@@ -74,7 +74,7 @@ pub enum ElbError {
     WouldGoDark { lb: String, removing: String },
     #[error("{} still draining after {}s", ids.join(", "), waited.as_secs())]
     DrainTimeout { ids: Vec<String>, waited: Duration },
-    #[error("interrupted (Ctrl-C)")]
+    #[error("interrupted (Ctrl-C or SIGTERM)")]
     Cancelled,
     #[error(
         "`{lb}` is locked by {owner} ({operation}) since {since}, {age_secs}s ago; {}",
@@ -97,6 +97,16 @@ pub enum ElbError {
     },
     #[error("lock of `{lb}` was taken over by {owner} while this command held it")]
     LockLost { lb: String, owner: String },
+    /// The load balancer is switched, but the bucket does not say so: the next
+    /// switch will take this one for unfinished and ask for a rollback.
+    #[error(
+        "{operation} completed; {what} not written: {why}; the next switch will take the last one for unfinished (check `abshift elb status`)"
+    )]
+    RecordNotWritten {
+        operation: &'static str,
+        what: &'static str,
+        why: Box<ElbError>,
+    },
     #[error("no switch of `{0}` is recorded in the state bucket; nothing to roll back")]
     NothingRecorded(String),
     #[error("state object {key} is unreadable: {message}")]

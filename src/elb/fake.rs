@@ -33,6 +33,8 @@ struct Inner {
     fail_once: BTreeSet<Op>,
     hang: BTreeSet<Op>,
     log: Vec<String>,
+    /// Report draining the way classic ELB does (see [`FakeLb::classic`]).
+    classic: bool,
     /// Truly healthy members after each call, in order.
     timeline: Vec<(String, usize)>,
 }
@@ -41,6 +43,9 @@ pub struct FakeLb {
     pub lb: LbRef,
     inner: Mutex<Inner>,
 }
+
+/// What DescribeInstanceHealth says about an instance during connection draining.
+const CLASSIC_DRAINING: &str = "Instance deregistration currently in progress.";
 
 pub fn ids(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -72,6 +77,17 @@ impl FakeLb {
             lb: lb_ref(),
             inner: Mutex::new(inner),
         }
+    }
+
+    /// A classic ELB: a draining instance is reported in AWS's own words,
+    /// `InService` with "Instance deregistration currently in progress.",
+    /// and read through the production mapping, so a mapping that took the
+    /// state for health would show up as a dark load balancer here.
+    pub fn classic(members: &[&str], scripts: &[(&str, Vec<Health>)]) -> Self {
+        let mut lb = FakeLb::new(members, scripts);
+        lb.lb.kind = LbKind::Classic;
+        lb.inner.get_mut().unwrap().classic = true;
+        lb
     }
 
     pub fn throttle(&self, op: Op, times: u32) {
@@ -203,10 +219,15 @@ impl LoadBalancerApi for FakeLb {
                 continue;
             }
             *left -= 1;
+            let health = if g.classic {
+                super::aws::classic_health("InService", CLASSIC_DRAINING)
+            } else {
+                Health::Draining
+            };
             out.push(MemberHealth {
                 id: d,
-                health: Health::Draining,
-                reason: None,
+                health,
+                reason: g.classic.then(|| CLASSIC_DRAINING.to_string()),
             });
         }
         g.record("health".into());
@@ -286,6 +307,8 @@ type Objects = BTreeMap<String, (Vec<u8>, DateTime<Utc>)>;
 pub struct FakeStore {
     pub objects: Mutex<Objects>,
     pub ignore_conditional: bool,
+    /// Transient failures still to answer to plain `put`s (the state record).
+    pub fail_puts: std::sync::atomic::AtomicU32,
 }
 
 impl FakeStore {
@@ -300,6 +323,12 @@ impl FakeStore {
     }
 }
 
+/// A content hash, like S3's ETag of a single-part upload.
+pub fn etag_of(body: &[u8]) -> String {
+    use sha2::Digest;
+    format!("\"{}\"", hex::encode(sha2::Sha256::digest(body)))
+}
+
 impl StateStore for FakeStore {
     async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, ElbError> {
         let mut g = self.objects.lock().unwrap();
@@ -309,7 +338,27 @@ impl StateStore for FakeStore {
         g.insert(key.into(), (body, Utc::now()));
         Ok(true)
     }
+    async fn put_if_match(&self, key: &str, body: Vec<u8>, etag: &str) -> Result<bool, ElbError> {
+        let mut g = self.objects.lock().unwrap();
+        let matches = g.get(key).is_some_and(|(b, _)| etag_of(b) == etag);
+        if !matches && !self.ignore_conditional {
+            return Ok(false);
+        }
+        g.insert(key.into(), (body, Utc::now()));
+        Ok(true)
+    }
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), ElbError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self
+            .fail_puts
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(ElbError::Transient {
+                action: "fake",
+                message: "SlowDown: Please reduce your request rate".into(),
+            });
+        }
         self.objects
             .lock()
             .unwrap()
@@ -325,6 +374,7 @@ impl StateStore for FakeStore {
             .map(|(b, t)| StoredObject {
                 body: b.clone(),
                 last_modified: Some(*t),
+                etag: Some(etag_of(b)),
             }))
     }
     async fn delete(&self, key: &str) -> Result<(), ElbError> {

@@ -117,7 +117,7 @@ impl<'a, L: LoadBalancerApi> Machine<'a, L> {
     }
 
     /// A rollback must finish even if the operator presses Ctrl-C again.
-    fn uncancellable(&self) -> Machine<'a, L> {
+    pub(super) fn uncancellable(&self) -> Machine<'a, L> {
         Machine {
             api: self.api,
             timing: self.timing.clone(),
@@ -305,7 +305,7 @@ impl<'a, L: LoadBalancerApi> Machine<'a, L> {
     }
 
     /// One API call, retried with exponential backoff while it fails transiently.
-    async fn call<T, F, Fut>(&self, action: &'static str, f: F) -> Result<T, ElbError>
+    pub(super) async fn call<T, F, Fut>(&self, action: &'static str, f: F) -> Result<T, ElbError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, ElbError>>,

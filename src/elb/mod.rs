@@ -187,15 +187,28 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "h" => n * 3600.0,
         _ => return None,
     };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    // `try_`: a value beyond what `Duration` holds (or NaN, or negative) is a
+    // typo to report, not a reason to panic.
+    Duration::try_from_secs_f64(secs).ok()
 }
 
+/// No flag means anything longer: a bigger value is a typo, and capping it
+/// keeps deadline arithmetic (`Instant + Duration`) far from overflow.
+const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 fn duration_flag(flag: &str, value: &str) -> Result<Duration, UsageError> {
-    parse_duration(value).ok_or_else(|| {
+    let d = parse_duration(value).ok_or_else(|| {
         UsageError(format!(
             "{flag} `{value}` is not a duration (e.g. 90s, 5m, 1h)"
         ))
-    })
+    })?;
+    if d > MAX_DURATION {
+        return Err(UsageError(format!(
+            "{flag} `{value}` is longer than the {}h any flag accepts",
+            MAX_DURATION.as_secs() / 3600
+        )));
+    }
+    Ok(d)
 }
 
 fn bounded(flag: &str, value: &str) -> Result<Duration, UsageError> {
@@ -341,24 +354,37 @@ fn print_event(e: &Event) {
     }
 }
 
-/// Ctrl-C flips the cancel flag; the machine then rolls back.
-fn ctrl_c() -> (Cancel, tokio::task::JoinHandle<()>) {
+/// Ctrl-C (SIGINT) and SIGTERM (what `kill`, systemd and CI runners send)
+/// flip the cancel flag, once; the handlers stay installed afterwards so that
+/// no further signal can kill the process half-way through a rollback.
+/// `what` tells the operator what happens next.
+fn interrupts(what: &'static str) -> anyhow::Result<(Cancel, tokio::task::JoinHandle<()>)> {
+    use anyhow::Context as _;
+    use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = tokio::sync::watch::channel(false);
+    // Installed before returning, not in the task: a signal that comes at once
+    // must already find the handler.
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let handle = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "!!! interrupted: finishing the current call, then rolling back (Ctrl-C again is ignored)"
-            );
-            let _ = tx.send(true);
-            // Keep the handler installed so a second Ctrl-C cannot kill the rollback.
-            loop {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    break;
-                }
+        let first = tokio::select! {
+            r = int.recv() => r.map(|()| "Ctrl-C"),
+            r = term.recv() => r.map(|()| "SIGTERM"),
+        };
+        let Some(name) = first else { return };
+        eprintln!("!!! interrupted ({name}): {what} (further signals are ignored)");
+        let _ = tx.send(true);
+        loop {
+            let again = tokio::select! {
+                r = int.recv() => r,
+                r = term.recv() => r,
+            };
+            if again.is_none() {
+                break;
             }
         }
     });
-    (Cancel::new(rx), handle)
+    Ok((Cancel::new(rx), handle))
 }
 
 async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -510,7 +536,7 @@ async fn switch(args: SwitchArgs) -> anyhow::Result<ExitCode> {
     }
     let bucket = bucket.expect("checked above");
     let store = aws.bucket(&bucket);
-    let (cancel, sig) = ctrl_c();
+    let (cancel, sig) = interrupts("finishing the current call, then rolling back")?;
     let cx = Context {
         api: &aws,
         store: &store,
@@ -612,18 +638,22 @@ async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("==> rolling back {summary}");
+    // A rollback is itself the recovery: a signal is deferred until the
+    // membership is restored and the lock released, never obeyed half-way.
+    let (_deferred, sig) =
+        interrupts("the rollback finishes restoring the membership and releases the lock first")?;
     let cx = Context {
         api: &aws,
         store: &store,
         who: state::who(),
         lock,
         timing,
-        // Restoring only adds before it removes; a Ctrl-C here kills the process
-        // and leaves at worst both memberships registered.
         cancel: Cancel::never(),
         report: &print_event,
     };
-    ops::execute_rollback(&cx, &lb).await?;
+    let result = ops::execute_rollback(&cx, &lb).await;
+    sig.abort();
+    result?;
     say!("rolled back {}", lb.name);
     Ok(ExitCode::SUCCESS)
 }
@@ -643,6 +673,28 @@ mod tests {
         assert!(bounded("--drain-timeout", "0s").is_err());
         assert!(bounded("--drain-timeout", "3601s").is_err());
         assert!(bounded("--drain-timeout", "3600s").is_ok());
+    }
+
+    #[test]
+    fn huge_durations_are_usage_errors_not_panics() {
+        for v in ["99999999999999999999999", "1e400", "99999999999999999999h"] {
+            assert!(
+                std::panic::catch_unwind(|| parse_duration(v)).is_ok(),
+                "{v} panicked"
+            );
+            let e = duration_flag("--poll-interval", v).unwrap_err();
+            assert!(!e.0.contains('\n'), "{}", e.0);
+        }
+        let t = TimingArgs {
+            health_timeout: "5m".into(),
+            drain_timeout: None,
+            poll_interval: "99999999999999999999999".into(),
+        };
+        let e = pacing(&t).err().unwrap();
+        assert!(e.0.contains("--poll-interval"), "{}", e.0);
+        let e = duration_flag("--lock-stale-after", "8000h").unwrap_err();
+        assert!(e.0.contains("longer than"), "{}", e.0);
+        assert!(duration_flag("--lock-stale-after", "2h").is_ok());
     }
 
     #[test]

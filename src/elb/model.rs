@@ -133,6 +133,9 @@ pub struct InstanceInfo {
 pub struct StoredObject {
     pub body: Vec<u8>,
     pub last_modified: Option<DateTime<Utc>>,
+    /// The version tag a conditional replace (`If-Match`) is made against;
+    /// `None` from a store that does not give one.
+    pub etag: Option<String>,
 }
 
 /// Membership and health of load balancers. Implemented over the classic ELB and
@@ -160,6 +163,10 @@ pub trait InstanceDirectory {
 pub trait StateStore {
     /// Creates `key` only if it does not exist; `Ok(false)` when it does.
     async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, ElbError>;
+    /// Replaces `key` only if it still has the version `etag` (S3 `If-Match`);
+    /// `Ok(false)` when it changed or is gone. This is what makes taking over
+    /// a stale lock and renewing a held one safe against a concurrent writer.
+    async fn put_if_match(&self, key: &str, body: Vec<u8>, etag: &str) -> Result<bool, ElbError>;
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), ElbError>;
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, ElbError>;
     async fn delete(&self, key: &str) -> Result<(), ElbError>;

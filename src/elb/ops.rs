@@ -337,7 +337,17 @@ pub async fn execute_switch<L: LoadBalancerApi, S: StateStore>(
 ) -> Result<(), ElbError> {
     let lb = &plan.lb;
     let lock = state::acquire(cx.store, lb, &cx.who, "switch", &cx.lock, Utc::now()).await?;
-    let result = switch_locked(cx, plan, &lock).await;
+    let report = cx.report;
+    let warn = move |w: String| report(&Event::Warning(w));
+    let every = state::renew_every(cx.lock.stale_after);
+    let result = state::keep_alive(
+        cx.store,
+        &lock,
+        every,
+        &warn,
+        switch_locked(cx, plan, &lock),
+    )
+    .await;
     let released = state::release(cx.store, lock).await;
     match (result, released) {
         (Err(e), _) => Err(e),
@@ -392,9 +402,10 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
         phase: Phase::Started,
         detail: None,
     };
-    state::write_record(cx.store, &record).await?;
-    // Second look at the lock, for stores that ignore `If-None-Match`.
+    // Second look at the lock, for stores that ignore `If-None-Match`: before
+    // the record, so that an operator who lost the lock overwrites nothing.
     state::verify(cx.store, lock).await?;
+    state::write_record(cx.store, &record).await?;
     (cx.report)(&Event::Step(format!(
         "recorded membership of {} as {} ({})",
         lb.name,
@@ -443,22 +454,57 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
         detail: record.detail.clone(),
     };
     // Bookkeeping failures must not hide what happened to the load balancer.
-    let bookkeeping = async {
-        state::write_record(cx.store, &record).await?;
-        state::append_audit(cx.store, lb, &audit).await
-    }
-    .await;
+    let bookkeeping = persist(&machine, cx, &record, &audit, "switch").await;
     match (err, bookkeeping) {
         (Some(e), Err(b)) => {
-            (cx.report)(&Event::Warning(format!(
-                "could not write the state record or audit: {b}"
-            )));
+            // Not `b` itself: its text says the switch completed, and it did not.
+            let why = match b {
+                ElbError::RecordNotWritten { what, why, .. } => {
+                    format!("{what} not written: {why}")
+                }
+                other => other.to_string(),
+            };
+            (cx.report)(&Event::Warning(why));
             Err(e)
         }
         (Some(e), Ok(())) => Err(e),
         (None, Err(b)) => Err(b),
         (None, Ok(())) => Ok(()),
     }
+}
+
+/// Writes the final record, then the audit record, each retried like every
+/// AWS call (and not cut short by Ctrl-C): a record left at `started` after a
+/// switch that worked makes the next switch demand a rollback of it. What
+/// could not be written is named, apart from the switch's own outcome.
+async fn persist<L: LoadBalancerApi, S: StateStore>(
+    machine: &Machine<'_, L>,
+    cx: &Context<'_, L, S>,
+    record: &SwitchRecord,
+    audit: &AuditRecord,
+    operation: &'static str,
+) -> Result<(), ElbError> {
+    let machine = machine.uncancellable();
+    machine
+        .call("s3:PutObject (state record)", || {
+            state::write_record(cx.store, record)
+        })
+        .await
+        .map_err(|e| ElbError::RecordNotWritten {
+            operation,
+            what: "state record",
+            why: Box::new(e),
+        })?;
+    machine
+        .call("s3:PutObject (audit record)", || {
+            state::append_audit(cx.store, &record.lb, audit)
+        })
+        .await
+        .map_err(|e| ElbError::RecordNotWritten {
+            operation,
+            what: "audit record",
+            why: Box::new(e),
+        })
 }
 
 /// What a rollback would do: the recorded switch and the resulting changes.
@@ -502,7 +548,10 @@ pub async fn execute_rollback<L: LoadBalancerApi, S: StateStore>(
     lb: &LbRef,
 ) -> Result<(), ElbError> {
     let lock = state::acquire(cx.store, lb, &cx.who, "rollback", &cx.lock, Utc::now()).await?;
-    let result = rollback_locked(cx, lb).await;
+    let report = cx.report;
+    let warn = move |w: String| report(&Event::Warning(w));
+    let every = state::renew_every(cx.lock.stale_after);
+    let result = state::keep_alive(cx.store, &lock, every, &warn, rollback_locked(cx, lb)).await;
     let released = state::release(cx.store, lock).await;
     result.and(released)
 }
@@ -542,11 +591,7 @@ async fn rollback_locked<L: LoadBalancerApi, S: StateStore>(
         result: result.into(),
         detail: record.detail.clone(),
     };
-    let bookkeeping = async {
-        state::write_record(cx.store, &record).await?;
-        state::append_audit(cx.store, lb, &audit).await
-    }
-    .await;
+    let bookkeeping = persist(&machine, cx, &record, &audit, "rollback").await;
     outcome?;
     bookkeeping
 }

@@ -614,3 +614,284 @@ async fn membership_changed_after_planning_is_refused_untouched() {
     );
     lb.assert_never_dark();
 }
+
+/// A classic ELB with A serving and B's instances following `b_script`.
+fn classic_with(b_script: Vec<Health>) -> FakeLb {
+    FakeLb::classic(
+        &["i-a1", "i-a2"],
+        &[
+            ("i-a1", vec![Healthy]),
+            ("i-a2", vec![Healthy]),
+            ("i-b1", b_script.clone()),
+            ("i-b2", b_script),
+        ],
+    )
+}
+
+#[tokio::test]
+async fn classic_in_service_while_draining_is_waited_for_and_not_a_member() {
+    let lb = classic_with(vec![Healthy]);
+    lb.drain_polls(3);
+    let store = FakeStore::default();
+    let report = |_: &Event| {};
+    let p = plan(&lb).await;
+    ops::execute_switch(&cx(&lb, &store, &report, Cancel::never()), &p)
+        .await
+        .unwrap();
+    let log = lb.log();
+    let dereg = log
+        .iter()
+        .position(|l| l == "deregister i-a1,i-a2")
+        .unwrap();
+    // InService-but-draining was waited out, not taken for healthy members.
+    assert!(
+        log[dereg + 1..].iter().filter(|l| *l == "health").count() >= 3,
+        "{log:?}"
+    );
+    assert_eq!(lb.members(), ids(&["i-b1", "i-b2"]));
+    lb.assert_never_dark();
+}
+
+#[tokio::test]
+async fn classic_drain_timeout_rollback_brings_a_back_before_b_leaves() {
+    let lb = classic_with(vec![Healthy]);
+    lb.drain_polls(1_000_000);
+    let store = FakeStore::default();
+    let report = |_: &Event| {};
+    let p = plan(&lb).await;
+    let mut c = cx(&lb, &store, &report, Cancel::never());
+    c.timing.drain_timeout = Duration::from_millis(20);
+    let err = ops::execute_switch(&c, &p).await.unwrap_err();
+    assert!(err.to_string().contains("still draining"), "{err}");
+    assert_eq!(lb.members(), ids(&["i-a1", "i-a2"]));
+    let log = lb.log();
+    let back = log.iter().position(|l| l == "register i-a1,i-a2").unwrap();
+    let b_out = log
+        .iter()
+        .position(|l| l == "deregister i-b1,i-b2")
+        .unwrap();
+    assert!(back < b_out, "{log:?}");
+    lb.assert_never_dark();
+}
+
+#[tokio::test]
+async fn classic_rollback_while_a_is_still_draining_never_goes_dark() {
+    let lb = classic_with(vec![Healthy]);
+    lb.drain_polls(1_000_000);
+    let store = FakeStore::default();
+    let report = |_: &Event| {};
+    let p = plan(&lb).await;
+    {
+        let mut c = cx(&lb, &store, &report, Cancel::never());
+        c.timing.drain_timeout = Duration::from_secs(3600);
+        // The operator's process dies while A drains: the future is dropped
+        // once the deregistration of A is seen, as after a kill -9.
+        let switch = ops::execute_switch(&c, &p);
+        let deregistered = async {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while !lb.log().iter().any(|l| l == "deregister i-a1,i-a2") {
+                assert!(tokio::time::Instant::now() < deadline, "{:?}", lb.log());
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::select! {
+            r = switch => panic!("the switch should still be draining: {r:?}"),
+            () = deregistered => {}
+        }
+    }
+    assert_eq!(lb.members(), ids(&["i-b1", "i-b2"]));
+    assert_eq!(phase(&store, &lb), Phase::Started);
+
+    // Rollback straight away, A still InService-while-draining: A must be
+    // registered again and healthy before B is removed.
+    store.age(&state::lock_key(&lb.lb), chrono::Duration::hours(3));
+    let mut c = cx(&lb, &store, &report, Cancel::never());
+    c.lock.break_lock = true;
+    c.timing.drain_timeout = Duration::from_millis(20);
+    ops::execute_rollback(&c, &lb.lb).await.unwrap();
+    assert_eq!(lb.members(), ids(&["i-a1", "i-a2"]));
+    let log = lb.log();
+    let back = log.iter().rposition(|l| l == "register i-a1,i-a2").unwrap();
+    let b_out = log
+        .iter()
+        .position(|l| l == "deregister i-b1,i-b2")
+        .unwrap();
+    assert!(back < b_out, "{log:?}");
+    lb.assert_never_dark();
+}
+
+#[test]
+fn guard_never_counts_a_draining_classic_instance() {
+    use super::model::MemberHealth;
+    let lb = super::fake::lb_ref();
+    let health = vec![
+        MemberHealth {
+            id: "a".into(),
+            health: super::aws::classic_health(
+                "InService",
+                "Instance deregistration currently in progress.",
+            ),
+            reason: None,
+        },
+        MemberHealth {
+            id: "b".into(),
+            health: Healthy,
+            reason: None,
+        },
+    ];
+    assert!(super::machine::guard(&lb, &health, &ids(&["b"])).is_err());
+    assert_eq!(super::model::members(&health), ids(&["b"]));
+}
+
+#[tokio::test]
+async fn a_long_switch_keeps_its_lock_fresh() {
+    let lb = lb_with(vec![Initial]);
+    let store = FakeStore::default();
+    let report = |_: &Event| {};
+    let p = plan(&lb).await;
+    let mut c = cx(&lb, &store, &report, Cancel::never());
+    // Renewed every 100 ms; B stays `initial` until the check below is done.
+    c.lock.stale_after = Duration::from_millis(300);
+    c.timing.health_timeout = Duration::from_secs(120);
+    let key = state::lock_key(&lb.lb);
+    let renewed = || {
+        store
+            .objects
+            .lock()
+            .unwrap()
+            .get(&key)
+            .and_then(|(b, _)| serde_json::from_slice::<state::LockRecord>(b).ok())
+            .is_some_and(|l| l.renewed_at.is_some())
+    };
+    let check = async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !renewed() {
+            assert!(tokio::time::Instant::now() < deadline, "never renewed");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Once older than `stale_after` by creation time, the renewed lock
+        // still cannot be broken: its age counts from the last renewal.
+        let opts = LockOptions {
+            break_lock: true,
+            stale_after: Duration::from_millis(300),
+        };
+        let err = state::acquire(
+            &store,
+            &lb.lb,
+            "bob@h2",
+            "switch",
+            &opts,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, ElbError::LockHeld { stale: false, .. }),
+            "{err}"
+        );
+        lb.rescript("i-b1", vec![Healthy]);
+        lb.rescript("i-b2", vec![Healthy]);
+    };
+    let (r, ()) = tokio::join!(ops::execute_switch(&c, &p), check);
+    r.unwrap();
+    assert_eq!(lb.members(), ids(&["i-b1", "i-b2"]));
+    assert!(!store.keys().contains(&key), "lock released");
+    lb.assert_never_dark();
+}
+
+#[tokio::test]
+async fn renewal_notices_a_lock_taken_over() {
+    let lb = lb_with(vec![Healthy]);
+    let store = FakeStore::default();
+    let opts = LockOptions {
+        break_lock: true,
+        stale_after: Duration::from_secs(600),
+    };
+    let now = chrono::Utc::now();
+    let alice = state::acquire(&store, &lb.lb, "alice@h1", "switch", &opts, now)
+        .await
+        .unwrap();
+    state::renew(&store, &alice, now).await.unwrap();
+    store.age(&state::lock_key(&lb.lb), chrono::Duration::hours(1));
+    let bob = state::acquire(&store, &lb.lb, "bob@h2", "switch", &opts, now)
+        .await
+        .unwrap();
+    let err = state::renew(&store, &alice, now).await.unwrap_err();
+    assert!(
+        matches!(&err, ElbError::LockLost { owner, .. } if owner == "bob@h2"),
+        "{err}"
+    );
+    state::verify(&store, &bob).await.unwrap();
+}
+
+#[tokio::test]
+async fn two_operators_breaking_one_stale_lock_only_one_wins() {
+    use super::model::StateStore;
+    let lb = lb_with(vec![Healthy]);
+    let store = FakeStore::default();
+    let opts = LockOptions {
+        break_lock: true,
+        stale_after: Duration::from_secs(600),
+    };
+    let now = chrono::Utc::now();
+    let key = state::lock_key(&lb.lb);
+    let _dead = state::acquire(&store, &lb.lb, "alice@h1", "switch", &opts, now)
+        .await
+        .unwrap();
+    store.age(&key, chrono::Duration::hours(1));
+    // Carol reads the stale lock; Bob takes it over before Carol writes.
+    let seen = store.get(&key).await.unwrap().unwrap();
+    let bob = state::acquire(&store, &lb.lb, "bob@h2", "switch", &opts, now)
+        .await
+        .unwrap();
+    let carol_won = store
+        .put_if_match(&key, b"{}".to_vec(), seen.etag.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        !carol_won,
+        "the take-over is conditional on the stale version"
+    );
+    state::verify(&store, &bob).await.unwrap();
+    // And through `acquire`: Bob's lock is fresh, so Carol is refused.
+    let err = state::acquire(&store, &lb.lb, "carol@h3", "switch", &opts, now)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ElbError::LockHeld { owner, stale: false, .. } if owner == "bob@h2"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn final_record_write_is_retried_and_a_lasting_failure_is_named() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // Two failures fit in the retries (4 tries in these tests); 100 do not.
+    for (failures, written) in [(2, true), (100, false)] {
+        let lb = lb_with(vec![Healthy]);
+        let store = FakeStore::default();
+        let report = |e: &Event| {
+            if matches!(e, Event::Step(s) if s.starts_with("deregistering")) {
+                store.fail_puts.store(failures, SeqCst);
+            }
+        };
+        let p = plan(&lb).await;
+        let r = ops::execute_switch(&cx(&lb, &store, &report, Cancel::never()), &p).await;
+        // Either way the load balancer is switched, and the lock is released.
+        assert_eq!(lb.members(), ids(&["i-b1", "i-b2"]));
+        assert!(!store.keys().contains(&state::lock_key(&lb.lb)));
+        if written {
+            r.unwrap();
+            assert_eq!(phase(&store, &lb), Phase::Completed);
+        } else {
+            let err = r.unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("switch completed; state record not written: "),
+                "{err}"
+            );
+            assert_eq!(phase(&store, &lb), Phase::Started);
+        }
+        lb.assert_never_dark();
+    }
+}

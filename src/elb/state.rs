@@ -2,7 +2,15 @@
 //! object created only if absent (S3 `If-None-Match: *`), so two operators can
 //! never switch the same load balancer at once; the record is what `rollback`
 //! restores; the audit trail is one immutable object per operation.
+//!
+//! A switch can legitimately run for `--health-timeout` + `--drain-timeout`
+//! (up to two hours), far longer than a lock may look idle before it counts
+//! as stale: so the holder rewrites its lock while it works ([`keep_alive`]),
+//! and both that rewrite and the take-over of a stale lock are conditional on
+//! the version read (`If-Match`), so that exactly one writer wins.
 
+use std::future::Future;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -11,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::ElbError;
-use super::model::{LbRef, StateStore};
+use super::model::{LbRef, StateStore, StoredObject};
 use super::names::{S3_AUDIT_DIR, S3_LOCK_OBJECT, S3_STATE_OBJECT};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,6 +29,9 @@ pub struct LockRecord {
     pub token: String,
     pub operation: String,
     pub created_at: DateTime<Utc>,
+    /// Last rewrite by the holder while it works: proof of life.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,8 +103,10 @@ pub struct LockOptions {
 #[derive(Debug)]
 pub struct Lock {
     key: String,
-    token: String,
+    record: LockRecord,
     lb: String,
+    /// Version of the lock object as last read back: what a renewal replaces.
+    etag: Mutex<Option<String>>,
 }
 
 pub fn lock_key(lb: &LbRef) -> String {
@@ -164,11 +177,13 @@ pub async fn acquire<S: StateStore>(
         token: new_id(),
         operation: operation.to_string(),
         created_at: now,
+        renewed_at: None,
     };
     let lock = Lock {
         key: key.clone(),
-        token: record.token.clone(),
+        record: record.clone(),
         lb: lb.name.clone(),
+        etag: Mutex::new(None),
     };
     // Two rounds at most: the second after a stale lock was broken, or after the
     // holder released between our put and our read.
@@ -181,12 +196,18 @@ pub async fn acquire<S: StateStore>(
             continue;
         };
         let held: LockRecord = from_json(&key, &existing.body)?;
-        let since = existing.last_modified.unwrap_or(held.created_at);
+        let since = existing
+            .last_modified
+            .unwrap_or(held.renewed_at.unwrap_or(held.created_at));
         let age = now.signed_duration_since(since);
         let stale = age.to_std().is_ok_and(|a| a > opts.stale_after);
         if stale && opts.break_lock && round == 0 {
             tracing::warn!(owner = %held.owner, "breaking stale lock of {}", lb.name);
-            store.delete(&key).await?;
+            if take_over(store, &key, &existing, to_json(&record)).await? {
+                verify(store, &lock).await?;
+                return Ok(lock);
+            }
+            // Someone else took it over or released it first: look again.
             continue;
         }
         return Err(ElbError::LockHeld {
@@ -205,13 +226,107 @@ pub async fn acquire<S: StateStore>(
     })
 }
 
+/// Replaces the stale lock `existing` with ours only if it is still that very
+/// version: of two operators breaking the same stale lock, one wins and the
+/// other sees a fresh lock. A store without version tags gets the old
+/// delete-then-create, which cannot tell two breakers apart (documented).
+async fn take_over<S: StateStore>(
+    store: &S,
+    key: &str,
+    existing: &StoredObject,
+    body: Vec<u8>,
+) -> Result<bool, ElbError> {
+    match &existing.etag {
+        Some(etag) => store.put_if_match(key, body, etag).await,
+        None => {
+            store.delete(key).await?;
+            store.put_if_absent(key, body).await
+        }
+    }
+}
+
+/// How often a held lock is rewritten: a third of this operator's
+/// `--lock-stale-after`, but at least once a minute, because whoever may try
+/// to break the lock judges its age by their own setting, not ours.
+pub fn renew_every(stale_after: Duration) -> Duration {
+    (stale_after / 3).clamp(Duration::from_millis(100), Duration::from_secs(60))
+}
+
+/// Rewrites our lock with a new timestamp (so its age starts again), only if
+/// it is still the version we last read; fails with `LockLost` when someone
+/// else holds it now.
+pub async fn renew<S: StateStore>(
+    store: &S,
+    lock: &Lock,
+    now: DateTime<Utc>,
+) -> Result<(), ElbError> {
+    let mut record = lock.record.clone();
+    record.renewed_at = Some(now);
+    // Two rounds: the second when our remembered version was out of date
+    // although the lock is still ours (read back in between).
+    for _ in 0..2 {
+        let etag = lock.etag.lock().unwrap().clone();
+        let written = match etag {
+            Some(etag) => {
+                store
+                    .put_if_match(&lock.key, to_json(&record), &etag)
+                    .await?
+            }
+            None => {
+                verify(store, lock).await?;
+                store.put(&lock.key, to_json(&record)).await?;
+                true
+            }
+        };
+        // Confirms the token and remembers the new version for next time.
+        verify(store, lock).await?;
+        if written {
+            return Ok(());
+        }
+    }
+    Err(ElbError::LockLost {
+        lb: lock.lb.clone(),
+        owner: "an unknown writer (the lock object keeps changing)".into(),
+    })
+}
+
+/// Runs `work` while renewing `lock` every `every`. A failed renewal is
+/// reported through `warn` and does not stop the work: interrupting a switch
+/// half-way is worse than finishing it, and the release at the end still
+/// refuses to delete a lock that is no longer ours.
+pub async fn keep_alive<S: StateStore, T>(
+    store: &S,
+    lock: &Lock,
+    every: Duration,
+    warn: &dyn Fn(String),
+    work: impl Future<Output = T>,
+) -> T {
+    let renewing = async {
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = renew(store, lock, Utc::now()).await {
+                warn(format!("could not renew the lock of {}: {e}", lock.lb));
+                if matches!(e, ElbError::LockLost { .. }) {
+                    break;
+                }
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        out = work => out,
+        () = renewing => unreachable!("renewing never ends"),
+    }
+}
+
 /// Reads the lock back: the guard for stores that ignore `If-None-Match`
 /// (the later writer wins there, and the earlier one sees a foreign token).
 pub async fn verify<S: StateStore>(store: &S, lock: &Lock) -> Result<(), ElbError> {
     match store.get(&lock.key).await? {
         Some(obj) => {
             let held: LockRecord = from_json(&lock.key, &obj.body)?;
-            if held.token == lock.token {
+            if held.token == lock.record.token {
+                *lock.etag.lock().unwrap() = obj.etag;
                 Ok(())
             } else {
                 Err(ElbError::LockLost {
@@ -271,7 +386,11 @@ pub async fn append_audit<S: StateStore>(
         record.operation_id,
         record.operation
     );
-    if store.put_if_absent(&key, to_json(record)).await? {
+    let body = to_json(record);
+    if store.put_if_absent(&key, body.clone()).await? {
+        Ok(())
+    } else if store.get(&key).await?.is_some_and(|o| o.body == body) {
+        // A retry after a write whose answer was lost: it is there already.
         Ok(())
     } else {
         Err(ElbError::CorruptState {
