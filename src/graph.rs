@@ -258,46 +258,19 @@ fn pod_spec_refs(spec: &Value, ns: Option<&str>, out: &mut Vec<Reference>) {
         .into_iter()
         .flatten()
     {
-        if let Some(name) = v.pointer("/secret/secretName").and_then(Value::as_str) {
-            out.push(r("", "Secret", ns, name, "volume"));
-        }
-        if let Some(name) = v.pointer("/configMap/name").and_then(Value::as_str) {
-            out.push(r("", "ConfigMap", ns, name, "volume"));
-        }
-        if let Some(name) = v
-            .pointer("/persistentVolumeClaim/claimName")
-            .and_then(Value::as_str)
-        {
-            out.push(r("", "PersistentVolumeClaim", ns, name, "volume"));
-        }
+        push_refs(v, VOLUME_REFS, ns, out);
         for src in v
             .pointer("/projected/sources")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
-            if let Some(name) = src.pointer("/secret/name").and_then(Value::as_str) {
-                out.push(r("", "Secret", ns, name, "projected volume"));
-            }
-            if let Some(name) = src.pointer("/configMap/name").and_then(Value::as_str) {
-                out.push(r("", "ConfigMap", ns, name, "projected volume"));
-            }
+            push_refs(src, PROJECTED_REFS, ns, out);
         }
     }
     for c in podspec::containers(spec) {
         for e in c.get("env").and_then(Value::as_array).into_iter().flatten() {
-            if let Some(name) = e
-                .pointer("/valueFrom/secretKeyRef/name")
-                .and_then(Value::as_str)
-            {
-                out.push(r("", "Secret", ns, name, "env"));
-            }
-            if let Some(name) = e
-                .pointer("/valueFrom/configMapKeyRef/name")
-                .and_then(Value::as_str)
-            {
-                out.push(r("", "ConfigMap", ns, name, "env"));
-            }
+            push_refs(e, ENV_REFS, ns, out);
         }
         for e in c
             .get("envFrom")
@@ -305,12 +278,42 @@ fn pod_spec_refs(spec: &Value, ns: Option<&str>, out: &mut Vec<Reference>) {
             .into_iter()
             .flatten()
         {
-            if let Some(name) = e.pointer("/secretRef/name").and_then(Value::as_str) {
-                out.push(r("", "Secret", ns, name, "envFrom"));
-            }
-            if let Some(name) = e.pointer("/configMapRef/name").and_then(Value::as_str) {
-                out.push(r("", "ConfigMap", ns, name, "envFrom"));
-            }
+            push_refs(e, ENV_FROM_REFS, ns, out);
+        }
+    }
+}
+
+/// Where items of a pod spec name core objects they need: (JSON pointer within
+/// the item, kind, reason). One table per kind of item.
+type RefTable = &'static [(&'static str, &'static str, &'static str)];
+
+const VOLUME_REFS: RefTable = &[
+    ("/secret/secretName", "Secret", "volume"),
+    ("/configMap/name", "ConfigMap", "volume"),
+    (
+        "/persistentVolumeClaim/claimName",
+        "PersistentVolumeClaim",
+        "volume",
+    ),
+];
+const PROJECTED_REFS: RefTable = &[
+    ("/secret/name", "Secret", "projected volume"),
+    ("/configMap/name", "ConfigMap", "projected volume"),
+];
+const ENV_REFS: RefTable = &[
+    ("/valueFrom/secretKeyRef/name", "Secret", "env"),
+    ("/valueFrom/configMapKeyRef/name", "ConfigMap", "env"),
+];
+const ENV_FROM_REFS: RefTable = &[
+    ("/secretRef/name", "Secret", "envFrom"),
+    ("/configMapRef/name", "ConfigMap", "envFrom"),
+];
+
+/// Adds a core-group reference for every table entry the item sets.
+fn push_refs(item: &Value, table: RefTable, ns: Option<&str>, out: &mut Vec<Reference>) {
+    for (pointer, kind, why) in table {
+        if let Some(name) = item.pointer(pointer).and_then(Value::as_str) {
+            out.push(r("", kind, ns, name, why));
         }
     }
 }
