@@ -89,9 +89,20 @@ pub struct PlanArgs {
     /// Leave these namespaces out (repeatable). kube-system, kube-public and kube-node-lease are always left out unless named with -n.
     #[arg(long = "exclude-namespace", value_name = "NS", value_delimiter = ',')]
     pub exclude_namespaces: Vec<String>,
-    /// Label selector applied to every list (kubectl syntax, e.g. team=payments,tier!=cache).
+    /// Only objects with these labels (kubectl syntax: k=v, k!=v, k in (a,b), k notin (a,b), k, !k).
+    /// Cluster-scoped objects the selected ones need are pulled in regardless.
     #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
     pub selector: Option<String>,
+    /// Only this application stack: the namespaces labelled abshift.io/stack=NAME in A, or
+    /// the stack of that name in the stacks file.
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
+    /// Stack definitions (see docs/stacks.md). Default: plans/stacks.yaml when it exists.
+    #[arg(long, value_name = "PATH")]
+    pub stacks_file: Option<PathBuf>,
+    /// Also write a report for reviewers; format from the extension (.md, .html, .json, .dot, .svg).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Only these kinds (Kind, Kind.group or plural resource name; comma separated or repeated).
     #[arg(long = "include-kinds", value_name = "KINDS", value_delimiter = ',')]
     pub include_kinds: Vec<String>,
@@ -127,6 +138,10 @@ pub struct ApplyArgs {
     /// Apply Secrets whose value changed in A since the plan was made.
     #[arg(long)]
     pub allow_drift: bool,
+    /// With --dry-run: write the plan's report with B's dry-run outcome per object
+    /// (format from the extension: .md, .html, .json).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub yes: bool,

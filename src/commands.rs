@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::apply::{ApplyOptions, ApplyProgress, ApplySummary, ObjectResult, Outcome};
 use crate::cli::{ApplyArgs, ClusterArgs, OutputFormat, PlanArgs, RulesArgs, VerifyArgs};
 use crate::cluster::{Access, Cluster};
-use crate::error::UsageError;
+use crate::error::{NotYetAvailable, UsageError};
 use crate::graph::LAST_WAVE_KINDS;
 use crate::model::ResourceType;
 use crate::normalize::FIELD_RULES;
@@ -68,6 +68,9 @@ pub async fn connect_for_plan(
 }
 
 pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    if args.report.is_some() {
+        return Err(NotYetAvailable("migrate apply --report").into());
+    }
     let plan = Plan::read(&args.plan)?;
     let (source, target) = connect_for_plan(&args.clusters, &plan, Access::ReadWrite).await?;
     crate::apply::check_clusters(&plan, &source, &target).await?;
@@ -311,6 +314,12 @@ fn progress_bar() -> Bar {
 }
 
 pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    if args.stack.is_some() {
+        return Err(NotYetAvailable("migrate plan --stack").into());
+    }
+    if args.report.is_some() {
+        return Err(NotYetAvailable("migrate plan --report").into());
+    }
     let (source, target) = connect_pair(&args.clusters, Access::ReadOnly).await?;
     let selection = Selection {
         namespaces: sorted(args.namespaces),
@@ -318,6 +327,8 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         selector: args.selector,
         include_kinds: sorted(args.include_kinds),
         exclude_kinds: sorted(args.exclude_kinds),
+        stack: args.stack.clone(),
+        extra_objects: Vec::new(),
     };
     let req = PlanRequest {
         selection,

@@ -29,6 +29,9 @@ pub struct Plan {
     pub objects: Vec<PlannedObject>,
     pub skipped: Vec<SkippedObject>,
     pub warnings: Vec<Warning>,
+    /// Preflight findings: what will hurt during the cutover (see `preflight`).
+    #[serde(default)]
+    pub findings: Vec<Finding>,
     /// SHA-256 over the canonical JSON of the plan with this field empty:
     /// a hand-edited or truncated plan is refused before anything is written.
     pub checksum: String,
@@ -53,6 +56,37 @@ pub struct Selection {
     pub selector: Option<String>,
     pub include_kinds: Vec<String>,
     pub exclude_kinds: Vec<String>,
+    /// The stack asked for with `--stack`; its namespaces are resolved into
+    /// `namespaces` at plan time, so verify re-reads exactly what was planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+    /// Objects outside the selected namespaces that a stack names explicitly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_objects: Vec<ExtraObject>,
+}
+
+impl Selection {
+    /// A partial plan moves part of the estate and pulls in only the
+    /// cluster-scoped objects that part needs.
+    pub fn is_partial(&self) -> bool {
+        !self.namespaces.is_empty()
+            || self.selector.is_some()
+            || self.stack.is_some()
+            || !self.extra_objects.is_empty()
+    }
+}
+
+/// An object named by a stack definition: kind (optionally `kind.group`),
+/// name, and namespace for namespaced kinds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExtraObject {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -62,9 +96,14 @@ pub struct Summary {
     pub waves: usize,
     pub by_action: BTreeMap<String, usize>,
     pub by_kind: BTreeMap<String, usize>,
+    /// Objects per namespace; cluster-scoped objects count under `(cluster)`.
+    #[serde(default)]
+    pub by_namespace: BTreeMap<String, usize>,
     pub skipped: usize,
     pub skipped_by_reason: BTreeMap<String, usize>,
     pub warnings: usize,
+    #[serde(default)]
+    pub findings_by_severity: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -86,6 +125,58 @@ pub struct PlannedObject {
     /// For Secrets: `sha256:<hex>` of type and data; apply reads the value live from A.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_digest: Option<String>,
+    /// Why a partial plan includes this object although it is outside the
+    /// selection (cluster-scoped objects the selection needs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pulled_in_by: Vec<PulledIn>,
+    /// For `update` and `conflict`: unified diff of A's normalised manifest
+    /// against B's values for the same fields. Secrets carry no values on either side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+/// One reason a partial plan pulled an object in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct PulledIn {
+    /// The object in the selection (or already pulled in) that needs it.
+    pub by: ObjectRef,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// A preflight finding: something that will bite during the cutover.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// Id of the preflight rule (see `abshift rules`).
+    pub rule: String,
+    pub severity: Severity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectRef>,
+    /// What was found, naming the object's own fields.
+    pub message: String,
+    /// Why it matters during an A/B cutover.
+    pub why: String,
+    /// What to do about it.
+    pub action: String,
 }
 
 impl PlannedObject {
@@ -161,6 +252,25 @@ impl Plan {
         });
         self.warnings.sort();
         self.warnings.dedup();
+        for o in &mut self.objects {
+            o.pulled_in_by.sort();
+            o.pulled_in_by.dedup();
+        }
+        self.findings.sort_by(|a, b| {
+            (
+                std::cmp::Reverse(a.severity),
+                &a.rule,
+                &a.object,
+                &a.message,
+            )
+                .cmp(&(
+                    std::cmp::Reverse(b.severity),
+                    &b.rule,
+                    &b.object,
+                    &b.message,
+                ))
+        });
+        self.findings.dedup();
         let mut s = Summary {
             objects: self.objects.len(),
             skipped: self.skipped.len(),
@@ -173,6 +283,14 @@ impl Plan {
                 .entry(o.action.as_str().to_string())
                 .or_default() += 1;
             *s.by_kind.entry(o.kind.clone()).or_default() += 1;
+            *s.by_namespace
+                .entry(o.namespace.clone().unwrap_or_else(|| "(cluster)".into()))
+                .or_default() += 1;
+        }
+        for f in &self.findings {
+            *s.findings_by_severity
+                .entry(f.severity.as_str().to_string())
+                .or_default() += 1;
         }
         for k in &self.skipped {
             *s.skipped_by_reason.entry(k.rule.clone()).or_default() += 1;
@@ -328,9 +446,12 @@ mod tests {
                 depends_on: vec![],
                 manifest: json!({"data": {"k": "v"}}),
                 secret_digest: None,
+                pulled_in_by: vec![],
+                diff: None,
             }],
             skipped: vec![],
             warnings: vec![],
+            findings: vec![],
             checksum: String::new(),
         };
         p.seal();

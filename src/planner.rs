@@ -250,6 +250,8 @@ pub async fn build_plan_with_targets(
                 .collect(),
             secret_digest: o.secret_digest,
             manifest: o.object,
+            pulled_in_by: Vec::new(),
+            diff: None,
         });
     }
     let skipped = skipped
@@ -289,6 +291,7 @@ pub async fn build_plan_with_targets(
         objects,
         skipped,
         warnings,
+        findings: Vec::new(),
         checksum: String::new(),
     };
     plan.seal();
