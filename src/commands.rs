@@ -17,7 +17,7 @@ use crate::graph::LAST_WAVE_KINDS;
 use crate::model::ResourceType;
 use crate::normalize::FIELD_RULES;
 use crate::plan::{Plan, Selection, write_atomically};
-use crate::planner::{PlanRequest, Progress, build_plan};
+use crate::planner::{PlanRequest, Progress, StackRequest, build_plan};
 use crate::skip::SKIP_RULES;
 
 /// Connects to A (always read-only) and B, refusing the same context twice.
@@ -313,10 +313,34 @@ fn progress_bar() -> Bar {
     Bar(Some(bar))
 }
 
+/// The stack to plan: its definition from the stacks file when the file has
+/// one (an explicit `--stacks-file` must exist; the default may be absent).
+fn stack_request(name: &str, file: Option<&std::path::Path>) -> anyhow::Result<StackRequest> {
+    let default = std::path::Path::new(crate::stacks::DEFAULT_STACKS_FILE);
+    let path = match file {
+        Some(p) => Some(p),
+        None if default.exists() => Some(default),
+        None => None,
+    };
+    let defined = match path {
+        Some(p) => {
+            let f = crate::stacks::load(p)?;
+            let known: Vec<String> = f.stacks.keys().cloned().collect();
+            f.stacks.get(name).map(|def| crate::stacks::Defined {
+                path: p.display().to_string(),
+                def: def.clone(),
+                known,
+            })
+        }
+        None => None,
+    };
+    Ok(StackRequest {
+        name: name.to_string(),
+        defined,
+    })
+}
+
 pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    if args.stack.is_some() {
-        return Err(NotYetAvailable("migrate plan --stack").into());
-    }
     if args.report.is_some() {
         return Err(NotYetAvailable("migrate plan --report").into());
     }
@@ -330,8 +354,14 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         stack: args.stack.clone(),
         extra_objects: Vec::new(),
     };
+    let stack = args
+        .stack
+        .as_deref()
+        .map(|name| stack_request(name, args.stacks_file.as_deref()))
+        .transpose()?;
     let req = PlanRequest {
         selection,
+        stack,
         page_size: args.page_size.max(1),
         list_concurrency: args.list_concurrency.max(1),
     };

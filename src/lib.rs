@@ -20,6 +20,8 @@ pub mod normalize;
 pub mod plan;
 pub mod planner;
 pub mod podspec;
+pub mod select;
 pub mod skip;
+pub mod stacks;
 pub mod sync;
 pub mod verify;

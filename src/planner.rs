@@ -15,22 +15,38 @@ use crate::graph;
 use crate::model::{GroupKind, ObjectKey, ResourceType, SourceObject};
 use crate::normalize;
 use crate::plan::{
-    ClusterInfo, PLAN_VERSION, Plan, PlannedObject, Selection, SkippedObject, Summary, Warning,
-    secret_digest,
+    ClusterInfo, PLAN_VERSION, Plan, PlannedObject, PulledIn, Selection, SkippedObject, Summary,
+    Warning, secret_digest,
 };
+use crate::select::{self, LabelSelector, Scope, SelectorError};
 use crate::skip::{self, SYSTEM_NAMESPACES, SkipOptions};
+use crate::stacks::{self, StackError};
 
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
     pub selection: Selection,
+    /// A stack to resolve against A before listing (`--stack`); verify passes
+    /// none, because the plan's selection already holds the resolved namespaces.
+    pub stack: Option<StackRequest>,
     pub page_size: u32,
     pub list_concurrency: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct StackRequest {
+    pub name: String,
+    /// The stack's entry in the stacks file, when it has one.
+    pub defined: Option<stacks::Defined>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    #[error(transparent)]
+    Selector(#[from] SelectorError),
     #[error(
         "--from ('{from}') and --to ('{to}') are the same cluster (kube-system uid {fingerprint}); a plan needs two different clusters"
     )]
@@ -104,10 +120,35 @@ pub async fn build_plan_with_targets(
     }
     let choice = discovery::choose_versions(&s_cat, &t_cat);
     phase("discovery done");
+    let mut selection = req.selection.clone();
+    if let Some(stack) = &req.stack {
+        let namespaces = namespace_labels(source, &s_cat).await?;
+        let resolved = stacks::resolve(
+            &stack.name,
+            stack.defined.as_ref(),
+            &namespaces,
+            &source.context,
+        )?;
+        selection.namespaces.extend(resolved.namespaces);
+        selection.namespaces.sort();
+        selection.namespaces.dedup();
+        selection.extra_objects = resolved.extra_objects;
+        selection.stack = Some(stack.name.clone());
+    }
+    let scope = Scope {
+        namespaces: selection.namespaces.iter().cloned().collect(),
+        exclude_namespaces: selection.exclude_namespaces.iter().cloned().collect(),
+        selector: selection
+            .selector
+            .as_deref()
+            .map(LabelSelector::parse)
+            .transpose()?,
+        extra_objects: selection.extra_objects.clone(),
+    };
     let read: Vec<Arc<ResourceType>> = choice
         .read
         .iter()
-        .filter(|r| kind_selected(r, &req.selection))
+        .filter(|r| kind_selected(r, &selection))
         .cloned()
         .map(Arc::new)
         .collect();
@@ -119,29 +160,44 @@ pub async fn build_plan_with_targets(
         .cloned()
         .collect();
     progress.listing(read.len() + target_read.len());
+    let lists = Lists {
+        req,
+        selection: &selection,
+        scope: &scope,
+        progress,
+    };
     let (source_objects, target_objects) = tokio::join!(
-        list_all(source, &read, req, progress, true),
-        list_all(target, &target_read, req, progress, false),
+        lists.run(source, &read, true),
+        lists.run(target, &target_read, false),
     );
-    let source_objects = dedupe_by_uid(source_objects?, &t_cat);
-    let (target_objects, target_failures) = index_target(target_objects?);
+    let (source_objects, mut outside) = source_objects?;
+    let source_objects = dedupe_by_uid(source_objects, &t_cat);
+    let (target_objects, target_failures) = index_target(target_objects?.0);
     phase("both clusters listed");
     warnings.extend(target_failures);
 
-    let system_included: HashSet<String> = req
-        .selection
+    let system_included: HashSet<String> = selection
         .namespaces
         .iter()
         .filter(|n| SYSTEM_NAMESPACES.contains(&n.as_str()))
         .cloned()
         .collect();
-    let (mut kept, skipped) = skip::partition(
+    let (kept, skipped) = skip::partition(
         source_objects.0,
         &SkipOptions {
             include_system_namespaces: system_included,
         },
     );
     warnings.extend(source_objects.1);
+    // A partial plan keeps what the selection takes and the cluster-scoped
+    // objects it needs; everything else only counts as "exists in A".
+    let (mut kept, skipped, mut pulled_in) = if selection.is_partial() {
+        let closed = close_over(kept, skipped, &scope);
+        outside.extend(closed.excluded);
+        (closed.kept, closed.skipped, closed.pulled_in)
+    } else {
+        (kept, skipped, HashMap::new())
+    };
     for o in &mut kept {
         normalize::normalize(&o.resource.group_kind(), &mut o.object);
     }
@@ -248,9 +304,9 @@ pub async fn build_plan_with_targets(
                 .iter()
                 .map(|d| refs[*d].clone())
                 .collect(),
+            pulled_in_by: pulled_in.remove(&key).unwrap_or_default(),
             secret_digest: o.secret_digest,
             manifest: o.object,
-            pulled_in_by: Vec::new(),
             diff: None,
         });
     }
@@ -286,7 +342,7 @@ pub async fn build_plan_with_targets(
             fingerprint: tf,
             kubernetes_version: tv,
         },
-        selection: req.selection.clone(),
+        selection,
         summary: Summary::default(),
         objects,
         skipped,
@@ -314,83 +370,208 @@ pub fn kind_selected(r: &ResourceType, sel: &Selection) -> bool {
         && !sel.exclude_kinds.iter().any(matches)
 }
 
-/// Namespaces to list namespaced kinds in: `None` means cluster-wide.
-fn namespace_scopes(sel: &Selection) -> Option<Vec<String>> {
-    (!sel.namespaces.is_empty()).then(|| sel.namespaces.clone())
+/// Everything one plan run lists, shared by the source and the target side.
+struct Lists<'a> {
+    req: &'a PlanRequest,
+    selection: &'a Selection,
+    scope: &'a Scope,
+    progress: &'a dyn Progress,
 }
 
-fn in_selection(sel: &Selection, object: &Value, rt: &ResourceType) -> bool {
-    let ns = crate::model::str_at(object, &["metadata", "namespace"]);
-    let name = crate::model::str_at(object, &["metadata", "name"]).unwrap_or("");
-    let is_ns = rt.group.is_empty() && rt.kind == "Namespace";
-    let own_ns = if is_ns { Some(name) } else { ns };
-    if let Some(ns) = own_ns
-        && sel.exclude_namespaces.iter().any(|e| e == ns)
-    {
-        return false;
+/// What a list keeps of one item: the object, or only that it exists.
+enum Kept {
+    Object(SourceObject),
+    Exists(ObjectKey),
+}
+
+impl Lists<'_> {
+    /// Namespaces to list namespaced kinds in: `None` means cluster-wide. A
+    /// partial plan with namespaces lists those and the namespaces of its extra objects.
+    fn namespace_scopes(&self) -> Option<Vec<String>> {
+        let sel = self.selection;
+        if sel.namespaces.is_empty() && (sel.selector.is_some() || sel.extra_objects.is_empty()) {
+            return None;
+        }
+        let mut nss: BTreeSet<String> = sel.namespaces.iter().cloned().collect();
+        nss.extend(sel.extra_objects.iter().filter_map(|e| e.namespace.clone()));
+        Some(nss.into_iter().collect())
     }
-    if sel.namespaces.is_empty() {
-        return true;
+
+    /// Lists every selected resource type of one cluster. For the source a failing
+    /// list is fatal (the plan would silently miss objects); for the target it is a
+    /// warning and the objects count as absent. Source objects outside the
+    /// selection are kept as keys only, so references to them are known to resolve.
+    async fn run(
+        &self,
+        cluster: &Cluster,
+        read: &[Arc<ResourceType>],
+        is_source: bool,
+    ) -> Result<(Listed, HashSet<ObjectKey>), ClusterError> {
+        let scopes = self.namespace_scopes();
+        let mut jobs: Vec<(Arc<ResourceType>, Option<String>)> = Vec::new();
+        for rt in read {
+            match (&scopes, rt.namespaced) {
+                (Some(nss), true) => {
+                    jobs.extend(nss.iter().map(|ns| (rt.clone(), Some(ns.clone()))))
+                }
+                _ => jobs.push((rt.clone(), None)),
+            }
+        }
+        let results: Vec<_> = futures::stream::iter(jobs)
+            .map(|(rt, ns)| async move {
+                let keep = |item: Value| self.keep(&rt, item, is_source);
+                let r = cluster
+                    .list(&rt, ns.as_deref(), None, self.req.page_size, keep)
+                    .await;
+                (rt, r)
+            })
+            .buffer_unordered(self.req.list_concurrency.max(1))
+            .collect()
+            .await;
+        let mut objects = Vec::new();
+        let mut outside = HashSet::new();
+        let mut warnings = Vec::new();
+        let mut results = results;
+        results.sort_by(|a, b| (&a.0.group, &a.0.kind).cmp(&(&b.0.group, &b.0.kind)));
+        for (rt, result) in results {
+            match result {
+                Ok(items) => {
+                    self.progress.listed(&cluster.context, &rt, items.len());
+                    for item in items {
+                        match item {
+                            Kept::Object(o) => objects.push(o),
+                            Kept::Exists(k) => {
+                                outside.insert(k);
+                            }
+                        }
+                    }
+                }
+                Err(e) if is_source => return Err(e),
+                Err(e) => warnings.push(Warning {
+                    object: None,
+                    message: format!("cluster B: {e}; its {} count as absent in B", rt.plural),
+                }),
+            }
+        }
+        Ok(((objects, warnings), outside))
     }
-    // A namespace selection keeps the namespaces themselves and what is in them.
-    match own_ns {
-        Some(ns) => sel.namespaces.iter().any(|n| n == ns),
-        None => false,
+
+    fn keep(&self, rt: &Arc<ResourceType>, item: Value, is_source: bool) -> Option<Kept> {
+        let ns = crate::model::str_at(&item, &["metadata", "namespace"]);
+        let name = crate::model::str_at(&item, &["metadata", "name"]).unwrap_or("");
+        let is_ns = rt.group.is_empty() && rt.kind == "Namespace";
+        let own_ns = if is_ns { Some(name) } else { ns };
+        let excluded = own_ns.is_some_and(|n| self.scope.exclude_namespaces.contains(n));
+        if !is_source {
+            // B: everything in the listed scope, for lookups by key.
+            return (!excluded).then(|| Kept::Object(reduce(rt.clone(), item)));
+        }
+        let wanted = if !rt.namespaced {
+            // Cluster-scoped (Namespaces too): the closure decides in a partial plan.
+            !excluded || self.selection.is_partial()
+        } else if self.selection.is_partial() {
+            let key = ObjectKey::new(rt.group_kind(), ns, name);
+            self.scope.selects(&key, &item)
+        } else {
+            !excluded
+        };
+        Some(if wanted {
+            Kept::Object(reduce(rt.clone(), item))
+        } else {
+            Kept::Exists(ObjectKey::new(rt.group_kind(), ns, name))
+        })
     }
 }
 
 type Listed = (Vec<SourceObject>, Vec<Warning>);
 
-/// Lists every selected resource type of one cluster. For the source a failing
-/// list is fatal (the plan would silently miss objects); for the target it is a
-/// warning and the objects count as absent.
-async fn list_all(
-    cluster: &Cluster,
-    read: &[Arc<ResourceType>],
-    req: &PlanRequest,
-    progress: &dyn Progress,
-    is_source: bool,
-) -> Result<Listed, ClusterError> {
-    let scopes = namespace_scopes(&req.selection);
-    let mut jobs: Vec<(Arc<ResourceType>, Option<String>)> = Vec::new();
-    for rt in read {
-        match (&scopes, rt.namespaced) {
-            (Some(nss), true) => jobs.extend(nss.iter().map(|ns| (rt.clone(), Some(ns.clone())))),
-            _ => jobs.push((rt.clone(), None)),
-        }
-    }
-    let selector = req.selection.selector.as_deref();
-    let results: Vec<_> = futures::stream::iter(jobs)
-        .map(|(rt, ns)| async move {
-            let keep = |item: Value| {
-                in_selection(&req.selection, &item, &rt).then(|| reduce(rt.clone(), item))
-            };
-            let r = cluster
-                .list(&rt, ns.as_deref(), selector, req.page_size, keep)
-                .await;
-            (rt, r)
-        })
-        .buffer_unordered(req.list_concurrency.max(1))
-        .collect()
-        .await;
-    let mut objects = Vec::new();
-    let mut warnings = Vec::new();
-    let mut results = results;
-    results.sort_by(|a, b| (&a.0.group, &a.0.kind).cmp(&(&b.0.group, &b.0.kind)));
-    for (rt, result) in results {
-        match result {
-            Ok(items) => {
-                progress.listed(&cluster.context, &rt, items.len());
-                objects.extend(items);
+/// A partial plan's objects after the closure.
+struct Closed {
+    kept: Vec<SourceObject>,
+    /// Skipped objects the selection takes or refers to (a bootstrap ClusterRole
+    /// its RoleBinding grants, say), so the report says why they are not copied.
+    skipped: Vec<skip::Skipped>,
+    pulled_in: HashMap<ObjectKey, Vec<PulledIn>>,
+    excluded: Vec<ObjectKey>,
+}
+
+/// Partial plans: the objects the scope selects plus the cluster-scoped ones
+/// they need (with why). Skipped objects can be reached but pull nothing in:
+/// B's controllers recreate them, and with them what they need.
+fn close_over(kept: Vec<SourceObject>, skipped: Vec<skip::Skipped>, scope: &Scope) -> Closed {
+    let n_kept = kept.len();
+    let keys: Vec<ObjectKey> = kept
+        .iter()
+        .chain(skipped.iter().map(|s| &s.object))
+        .map(SourceObject::key)
+        .collect();
+    let all: Vec<&SourceObject> = kept
+        .iter()
+        .chain(skipped.iter().map(|s| &s.object))
+        .collect();
+    let nodes: Vec<(ObjectKey, &str, &Value)> = all
+        .iter()
+        .zip(&keys)
+        .map(|(o, k)| (k.clone(), o.resource.plural.as_str(), &o.object))
+        .collect();
+    let selected: Vec<bool> = nodes.iter().map(|(k, _, v)| scope.selects(k, v)).collect();
+    let pulls: Vec<bool> = (0..nodes.len()).map(|i| i < n_kept).collect();
+    let closure = select::closure(&nodes, &selected, &pulls, |i| all[i].object_ref());
+    drop(nodes);
+    drop(all);
+    let mut closed = Closed {
+        kept: Vec::new(),
+        skipped: Vec::new(),
+        pulled_in: HashMap::new(),
+        excluded: Vec::new(),
+    };
+    let mut closure = closure.into_iter();
+    let mut keys = keys.into_iter();
+    for o in kept {
+        let key = keys.next().expect("one key per object");
+        match closure.next().expect("one entry per object") {
+            Some(reasons) => {
+                if !reasons.is_empty() {
+                    closed.pulled_in.insert(key, reasons);
+                }
+                closed.kept.push(o);
             }
-            Err(e) if is_source => return Err(e),
-            Err(e) => warnings.push(Warning {
-                object: None,
-                message: format!("cluster B: {e}; its {} count as absent in B", rt.plural),
-            }),
+            None => closed.excluded.push(key),
         }
     }
-    Ok((objects, warnings))
+    for s in skipped {
+        let key = keys.next().expect("one key per object");
+        match closure.next().expect("one entry per object") {
+            Some(_) => closed.skipped.push(s),
+            None => closed.excluded.push(key),
+        }
+    }
+    closed
+}
+
+/// A's Namespaces with their labels, to resolve a stack before listing.
+async fn namespace_labels(
+    source: &Cluster,
+    catalog: &Catalog,
+) -> Result<Vec<(String, std::collections::BTreeMap<String, String>)>, ClusterError> {
+    let Some(rt) = catalog
+        .resources
+        .iter()
+        .find(|r| r.group.is_empty() && r.kind == "Namespace")
+    else {
+        return Ok(Vec::new());
+    };
+    source
+        .list(rt, None, None, 500, |item: Value| {
+            let name = crate::model::str_at(&item, &["metadata", "name"])?.to_string();
+            let labels = crate::model::meta_map(&item, "labels")
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect();
+            Some((name, labels))
+        })
+        .await
 }
 
 /// Drops what is never needed as soon as an object arrives: managedFields (large)
@@ -527,8 +708,38 @@ mod tests {
         assert!(!kind_selected(&deploy, &sel(&["ConfigMap"], &[])));
     }
 
+    /// What `keep` decides for one item: "object", "exists" or "dropped".
+    fn kept(sel: &Selection, rt: &ResourceType, item: Value, is_source: bool) -> &'static str {
+        let scope = Scope {
+            namespaces: sel.namespaces.iter().cloned().collect(),
+            exclude_namespaces: sel.exclude_namespaces.iter().cloned().collect(),
+            selector: sel
+                .selector
+                .as_deref()
+                .map(|s| LabelSelector::parse(s).unwrap()),
+            extra_objects: sel.extra_objects.clone(),
+        };
+        let req = PlanRequest {
+            selection: sel.clone(),
+            stack: None,
+            page_size: 1,
+            list_concurrency: 1,
+        };
+        let lists = Lists {
+            req: &req,
+            selection: sel,
+            scope: &scope,
+            progress: &NoProgress,
+        };
+        match lists.keep(&Arc::new(rt.clone()), item, is_source) {
+            Some(Kept::Object(_)) => "object",
+            Some(Kept::Exists(_)) => "exists",
+            None => "dropped",
+        }
+    }
+
     #[test]
-    fn namespace_selection_keeps_the_namespace_and_its_contents() {
+    fn lists_keep_the_selection_and_remember_the_rest_exists() {
         let ns = rt("", "v1", "Namespace", "namespaces", false);
         let cm = rt("", "v1", "ConfigMap", "configmaps", true);
         let sc = rt(
@@ -538,50 +749,57 @@ mod tests {
             "storageclasses",
             false,
         );
-        let sel = Selection {
+        let partial = Selection {
             namespaces: vec!["pay".into()],
-            exclude_namespaces: vec!["old".into()],
+            selector: Some("app=web".into()),
             ..Default::default()
         };
-        assert!(in_selection(
-            &sel,
-            &json!({"metadata": {"name": "pay"}}),
-            &ns
-        ));
-        assert!(in_selection(
-            &sel,
-            &json!({"metadata": {"name": "c", "namespace": "pay"}}),
-            &cm
-        ));
-        assert!(!in_selection(
-            &sel,
-            &json!({"metadata": {"name": "c", "namespace": "shop"}}),
-            &cm
-        ));
-        assert!(!in_selection(
-            &sel,
-            &json!({"metadata": {"name": "fast"}}),
-            &sc
-        ));
+        let web = json!({"metadata": {"name": "c", "namespace": "pay", "labels": {"app": "web"}}});
+        let other = json!({"metadata": {"name": "d", "namespace": "pay"}});
+        assert_eq!(kept(&partial, &cm, web.clone(), true), "object");
+        assert_eq!(kept(&partial, &cm, other.clone(), true), "exists");
+        // Cluster-scoped objects and Namespaces wait for the closure.
+        assert_eq!(
+            kept(&partial, &sc, json!({"metadata": {"name": "fast"}}), true),
+            "object"
+        );
+        assert_eq!(
+            kept(&partial, &ns, json!({"metadata": {"name": "x"}}), true),
+            "object"
+        );
+        // B keeps everything listed, whatever its labels.
+        assert_eq!(kept(&partial, &cm, other, false), "object");
+
         let all = Selection {
             exclude_namespaces: vec!["old".into()],
             ..Default::default()
         };
-        assert!(!in_selection(
-            &all,
-            &json!({"metadata": {"name": "old"}}),
-            &ns
-        ));
-        assert!(!in_selection(
-            &all,
-            &json!({"metadata": {"name": "c", "namespace": "old"}}),
-            &cm
-        ));
-        assert!(in_selection(
-            &all,
-            &json!({"metadata": {"name": "fast"}}),
-            &sc
-        ));
+        assert_eq!(
+            kept(&all, &ns, json!({"metadata": {"name": "old"}}), true),
+            "exists"
+        );
+        assert_eq!(
+            kept(
+                &all,
+                &cm,
+                json!({"metadata": {"name": "c", "namespace": "old"}}),
+                true
+            ),
+            "exists"
+        );
+        assert_eq!(
+            kept(
+                &all,
+                &cm,
+                json!({"metadata": {"name": "c", "namespace": "old"}}),
+                false
+            ),
+            "dropped"
+        );
+        assert_eq!(
+            kept(&all, &sc, json!({"metadata": {"name": "fast"}}), true),
+            "object"
+        );
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub async fn verify(
     crate::apply::check_clusters(plan, source, target).await?;
     let req = PlanRequest {
         selection: plan.selection.clone(),
+        stack: None,
         page_size: 500,
         list_concurrency: 8,
     };
