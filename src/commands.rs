@@ -322,27 +322,30 @@ fn stack_request(name: &str, file: Option<&std::path::Path>) -> anyhow::Result<S
         None if default.exists() => Some(default),
         None => None,
     };
-    let defined = match path {
-        Some(p) => {
-            let f = crate::stacks::load(p)?;
-            let known: Vec<String> = f.stacks.keys().cloned().collect();
-            f.stacks.get(name).map(|def| crate::stacks::Defined {
-                path: p.display().to_string(),
-                def: def.clone(),
-                known,
-            })
-        }
-        None => None,
+    let Some(path) = path else {
+        return Ok(StackRequest {
+            name: name.to_string(),
+            defined: None,
+            file_stacks: Vec::new(),
+        });
     };
+    let file = crate::stacks::load(path)?;
     Ok(StackRequest {
         name: name.to_string(),
-        defined,
+        defined: file.stacks.get(name).map(|def| crate::stacks::Defined {
+            path: path.display().to_string(),
+            def: def.clone(),
+        }),
+        file_stacks: file.stacks.keys().cloned().collect(),
     })
 }
 
 pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if args.report.is_some() {
         return Err(NotYetAvailable("migrate plan --report").into());
+    }
+    if let Some(sel) = &args.selector {
+        crate::select::LabelSelector::parse(sel).map_err(|e| UsageError(e.to_string()))?;
     }
     let (source, target) = connect_pair(&args.clusters, Access::ReadOnly).await?;
     let selection = Selection {

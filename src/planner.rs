@@ -37,6 +37,8 @@ pub struct StackRequest {
     pub name: String,
     /// The stack's entry in the stacks file, when it has one.
     pub defined: Option<stacks::Defined>,
+    /// Every stack the stacks file defines, for "known stacks" in errors.
+    pub file_stacks: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +128,7 @@ pub async fn build_plan_with_targets(
         let resolved = stacks::resolve(
             &stack.name,
             stack.defined.as_ref(),
+            &stack.file_stacks,
             &namespaces,
             &source.context,
         )?;

@@ -73,8 +73,6 @@ pub enum StackError {
 pub struct Defined {
     pub path: String,
     pub def: StackDef,
-    /// Every stack the file defines, for "known stacks" in errors.
-    pub known: Vec<String>,
 }
 
 /// Reads the stacks file; a missing default file is not an error (label-only stacks).
@@ -122,6 +120,7 @@ pub struct Resolved {
 pub fn resolve(
     stack: &str,
     defined: Option<&Defined>,
+    file_stacks: &[String],
     namespaces: &[(String, BTreeMap<String, String>)],
     context: &str,
 ) -> Result<Resolved, StackError> {
@@ -171,9 +170,7 @@ pub fn resolve(
             .iter()
             .filter_map(|(_, l)| l.get(STACK_LABEL).cloned())
             .collect();
-        if let Some(d) = defined {
-            known.extend(d.known.iter().cloned());
-        }
+        known.extend(file_stacks.iter().cloned());
         return Err(StackError::Empty {
             stack: stack.to_string(),
             context: context.to_string(),
@@ -219,10 +216,12 @@ mod tests {
 
     #[test]
     fn label_defines_a_stack_without_a_file() {
-        let r = resolve("shop", None, &nss(), "a").unwrap();
+        let r = resolve("shop", None, &[], &nss(), "a").unwrap();
         assert_eq!(r.namespaces, ["shop-api", "shop-web"]);
-        let e = resolve("nope", None, &nss(), "a").unwrap_err().to_string();
-        assert!(e.contains("Known stacks: shop"), "{e}");
+        let e = resolve("nope", None, &["pay".into()], &nss(), "a")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Known stacks: pay, shop"), "{e}");
     }
 
     #[test]
@@ -235,9 +234,8 @@ mod tests {
         let d = Defined {
             path: "s.yaml".into(),
             def: f.stacks["pay"].clone(),
-            known: vec!["pay".into()],
         };
-        let r = resolve("pay", Some(&d), &nss(), "a").unwrap();
+        let r = resolve("pay", Some(&d), &[], &nss(), "a").unwrap();
         assert_eq!(r.namespaces, ["consul", "payments"]);
         assert_eq!(r.extra_objects[0].name, "metrics-reader");
     }
@@ -262,10 +260,9 @@ mod tests {
                 namespaces: vec!["ghost".into()],
                 ..Default::default()
             },
-            known: vec![],
         };
         assert!(matches!(
-            resolve("x", Some(&d), &nss(), "a"),
+            resolve("x", Some(&d), &[], &nss(), "a"),
             Err(StackError::MissingNamespace { .. })
         ));
     }
