@@ -112,6 +112,34 @@ pub fn action(
     }
 }
 
+/// A unified diff of A's manifest against B's values for the same fields only,
+/// so that fields B merely defaulted do not drown the real difference.
+pub fn field_diff(a: &Value, b: &Value) -> String {
+    let projected = project(b, a);
+    let left = serde_json::to_string_pretty(a).unwrap_or_default();
+    let right = serde_json::to_string_pretty(&projected).unwrap_or_default();
+    similar::TextDiff::from_lines(&left, &right)
+        .unified_diff()
+        .context_radius(2)
+        .header("A (source)", "B (target)")
+        .to_string()
+}
+
+/// `value` restricted to the keys present in `shape` (recursively).
+fn project(value: &Value, shape: &Value) -> Value {
+    match (value, shape) {
+        (Value::Object(v), Value::Object(s)) => Value::Object(
+            s.keys()
+                .filter_map(|k| v.get(k).map(|x| (k.clone(), project(x, &s[k]))))
+                .collect(),
+        ),
+        (Value::Array(v), Value::Array(s)) if v.len() == s.len() => {
+            Value::Array(v.iter().zip(s).map(|(x, y)| project(x, y)).collect())
+        }
+        _ => value.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +213,17 @@ mod tests {
             ),
             Action::Unchanged
         );
+    }
+
+    #[test]
+    fn diff_shows_the_changed_field_not_the_defaults() {
+        let a = json!({"data": {"mode": "fast"}, "metadata": {"name": "c"}});
+        let b = json!({"data": {"mode": "slow"}, "metadata": {"name": "c", "uid": "u", "resourceVersion": "9"}});
+        let d = field_diff(&a, &b);
+        assert!(
+            d.contains("-    \"mode\": \"fast\"") && d.contains("+    \"mode\": \"slow\""),
+            "{d}"
+        );
+        assert!(!d.contains("resourceVersion"));
     }
 }

@@ -80,7 +80,7 @@ pub async fn build_plan(
 }
 
 /// B's normalised copies of the objects that are not `unchanged`, kept for
-/// diffs (verify, reports); the plan file itself never holds them.
+/// verify's diffs; the plan file holds only the diff of the fields A sets.
 pub type TargetCopies = HashMap<ObjectKey, (Value, Option<String>)>;
 
 /// Like [`build_plan`], also returning B's copy of every object that differs.
@@ -289,9 +289,21 @@ pub async fn build_plan_with_targets(
             .as_deref()
             .map(|d| (d, target.and_then(|t| t.1.as_deref())));
         let action = diff::action(&o.object, target.map(|t| &t.0), digests);
+        let mut field_diff = None;
         if !matches!(action, diff::Action::Unchanged | diff::Action::Create)
             && let Some(copy) = target
         {
+            let mut d = diff::field_diff(&o.object, &copy.0);
+            if let Some((a, b)) = digests
+                && Some(a) != b
+            {
+                // Values never enter the plan: say that they differ, by digest.
+                d.push_str(&format!(
+                    "data: values differ (A {a}, B {})\n",
+                    b.unwrap_or("none")
+                ));
+            }
+            field_diff = Some(d);
             differing.insert(key.clone(), copy.clone());
         }
         objects.push(PlannedObject {
@@ -310,7 +322,7 @@ pub async fn build_plan_with_targets(
             pulled_in_by: pulled_in.remove(&key).unwrap_or_default(),
             secret_digest: o.secret_digest,
             manifest: o.object,
-            diff: None,
+            diff: field_diff,
         });
     }
     let skipped = skipped
