@@ -381,7 +381,15 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     })?;
     let text = plan.to_json();
     match &args.output {
-        Some(path) => write_atomically(path, &text)?,
+        Some(path) => {
+            write_atomically(path, &text)?;
+            if let Some(aside) = crate::journal::set_aside(path, &plan.id)? {
+                eprintln!(
+                    "note: the journal of the plan this file held before was moved to {}",
+                    aside.display()
+                );
+            }
+        }
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())

@@ -52,6 +52,36 @@ pub fn path_for(plan: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// A new plan written over an old one must not inherit the old plan's journal
+/// (apply would refuse it as foreign). Moves it to `<journal>.<old plan id>` and
+/// returns where, so the record of the earlier apply is kept, not lost.
+pub fn set_aside(plan: &Path, new_plan_id: &str) -> Result<Option<PathBuf>, JournalError> {
+    let path = path_for(plan);
+    let io = |e: std::io::Error| JournalError::Io {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let old = text
+        .lines()
+        .next()
+        .and_then(|l| serde_json::from_str::<Header>(l).ok())
+        .map(|h| h.plan)
+        .unwrap_or_else(|| "unknown".into());
+    if old == new_plan_id {
+        return Ok(None);
+    }
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".{old}"));
+    let aside = PathBuf::from(aside);
+    std::fs::rename(&path, &aside).map_err(io)?;
+    Ok(Some(aside))
+}
+
 /// Reads what an earlier run finished. A torn last line (the process was killed
 /// mid-write) is ignored: that object is simply done again.
 pub fn load(
@@ -174,6 +204,22 @@ fn push_line(buf: &mut String, entry: &Entry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_old_plans_journal_is_set_aside_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = dir.path().join("p.json");
+        assert_eq!(set_aside(&plan, "new").unwrap(), None);
+        std::fs::write(
+            path_for(&plan),
+            "{\"plan\":\"old1\",\"checksum\":\"c\"}\n{\"torn\n",
+        )
+        .unwrap();
+        let aside = set_aside(&plan, "new").unwrap().unwrap();
+        assert!(aside.to_string_lossy().ends_with("p.json.journal.old1"));
+        assert!(!path_for(&plan).exists());
+        assert!(std::fs::read_to_string(aside).unwrap().contains("old1"));
+    }
 
     fn entry(name: &str) -> Entry {
         Entry {

@@ -522,6 +522,14 @@ async fn switch_live_classic_to_b_then_roll_back() {
     ]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
     assert_eq!(v["load_balancers"][0]["serving"], serde_json::json!(["b"]));
+    // The state bucket (from the Terraform outputs) says who switched what, and that no one holds the lock.
+    let last = &v["load_balancers"][0]["last_switch"];
+    assert_eq!(last["phase"], "completed", "{v}");
+    assert_eq!(last["to_cluster"], "b");
+    assert!(v["load_balancers"][0]["lock"].is_null(), "{v}");
+    let text = stdout(&w.run(&["elb", "status", "--tf-output", w.tf(), "--lb", "live"]));
+    assert!(text.contains("last switch: a -> b (completed)"), "{text}");
+    assert!(text.contains("lock: free"), "{text}");
 
     let audit = w.audit().await;
     assert_eq!(audit.len(), 1);
@@ -779,6 +787,11 @@ async fn held_lock_refuses_and_only_a_stale_one_can_be_broken() {
         "--to",
         "b",
     ]);
+    let held = stdout(&w.run(&["elb", "status", "--tf-output", w.tf(), "--lb", "live"]));
+    assert!(
+        held.contains("lock: HELD by alice@laptop (switch)"),
+        "{held}"
+    );
     let out = w.run(&args);
     assert_error_last(&out, "locked by alice@laptop");
     assert!(

@@ -71,6 +71,10 @@ pub struct StatusArgs {
     /// EC2 tag whose value names an instance's cluster.
     #[arg(long, default_value = names::TAG_CLUSTER, value_name = "KEY")]
     pub cluster_tag: String,
+    /// S3 bucket holding lock, state and audit, to show the last switch and
+    /// any lock holder (default: the `state_bucket` Terraform output).
+    #[arg(long, value_name = "BUCKET")]
+    pub state_bucket: Option<String>,
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
     pub output: Format,
 }
@@ -411,19 +415,37 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     wanted.extend(args.lb_name.iter().map(|n| (n.clone(), None)));
 
     let aws = Aws::load().await?;
+    let bucket = args
+        .state_bucket
+        .clone()
+        .or_else(|| tf.as_ref().and_then(|t| t.state_bucket()));
     let mut out = Vec::new();
     for (name, role) in wanted {
         let lb = aws.resolve(&name).await?;
-        out.push(
-            ops::status(
-                &aws,
-                &aws,
-                &lb,
-                role.map(|r| r.as_str().to_string()),
-                &args.cluster_tag,
-            )
-            .await?,
-        );
+        let mut st = ops::status(
+            &aws,
+            &aws,
+            &lb,
+            role.map(|r| r.as_str().to_string()),
+            &args.cluster_tag,
+        )
+        .await?;
+        if let Some(b) = &bucket {
+            // Status is for looking: an unreadable bucket is a note, not a failure.
+            let store = aws.bucket(b);
+            match state::read_record(&store, &lb).await {
+                Ok(r) => st.last_switch = r,
+                Err(e) => tracing::warn!(
+                    "{}: cannot read the last switch from s3://{b}: {e}",
+                    lb.name
+                ),
+            }
+            match state::read_lock(&store, &lb).await {
+                Ok(l) => st.lock = l,
+                Err(e) => tracing::warn!("{}: cannot read the lock from s3://{b}: {e}", lb.name),
+            }
+        }
+        out.push(st);
     }
     match args.output {
         Format::Json => say!(
@@ -463,6 +485,35 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                     say!("  (no members)");
                 } else {
                     say!("{table}");
+                }
+                if bucket.is_some() {
+                    match &s.last_switch {
+                        Some(r) => say!(
+                            "  last switch: {} -> {} ({}), operation {} by {} at {}{}",
+                            r.from_cluster.as_deref().unwrap_or("?"),
+                            r.to_cluster,
+                            r.phase.as_str(),
+                            r.operation_id,
+                            r.by,
+                            r.started_at
+                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            r.detail
+                                .as_deref()
+                                .map(|d| format!(": {d}"))
+                                .unwrap_or_default()
+                        ),
+                        None => say!("  last switch: none recorded"),
+                    }
+                    match &s.lock {
+                        Some(l) => say!(
+                            "  lock: HELD by {} ({}) since {}",
+                            l.owner,
+                            l.operation,
+                            l.created_at
+                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        ),
+                        None => say!("  lock: free"),
+                    }
                 }
             }
         }
