@@ -5,9 +5,8 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use base64::Engine;
 use serde_json::Value;
-use support::{Env, identity, manifests};
+use support::{Env, identity, manifests, secret_values};
 
 type Id = (String, String, String, String);
 
@@ -58,30 +57,6 @@ fn testenv_ids() -> BTreeSet<Id> {
         ),
     ]
     .into()
-}
-
-/// Every secret value of the estate, in clear and base64, long enough to be
-/// unambiguous when searched for.
-fn secret_values() -> Vec<String> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut out = BTreeSet::new();
-    for m in manifests(&support::estate_dir())
-        .iter()
-        .filter(|m| m["kind"] == "Secret")
-    {
-        for (_, v) in m["data"].as_object().into_iter().flatten() {
-            let enc = v.as_str().unwrap().to_string();
-            let dec = String::from_utf8(b64.decode(&enc).unwrap()).unwrap();
-            out.insert(enc);
-            out.insert(dec);
-        }
-        for (_, v) in m["stringData"].as_object().into_iter().flatten() {
-            let clear = v.as_str().unwrap().to_string();
-            out.insert(b64.encode(&clear));
-            out.insert(clear);
-        }
-    }
-    out.into_iter().filter(|v| v.len() >= 8).collect()
 }
 
 /// Tests here share cluster A and some change it (an APIService) or B (seeding):

@@ -176,3 +176,28 @@ pub fn identity(
 pub fn estate_dir() -> PathBuf {
     root().join("tests/fixtures/estate")
 }
+
+/// Every secret value of the estate, in clear and base64, long enough to be
+/// unambiguous when searched for.
+pub fn secret_values() -> Vec<String> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut out = std::collections::BTreeSet::new();
+    for m in manifests(&estate_dir())
+        .iter()
+        .filter(|m| m["kind"] == "Secret")
+    {
+        for (_, v) in m["data"].as_object().into_iter().flatten() {
+            let enc = v.as_str().unwrap().to_string();
+            let dec = String::from_utf8(b64.decode(&enc).unwrap()).unwrap();
+            out.insert(enc);
+            out.insert(dec);
+        }
+        for (_, v) in m["stringData"].as_object().into_iter().flatten() {
+            let clear = v.as_str().unwrap().to_string();
+            out.insert(b64.encode(&clear));
+            out.insert(clear);
+        }
+    }
+    out.into_iter().filter(|v| v.len() >= 8).collect()
+}
