@@ -99,7 +99,7 @@ pub const HOST_PATH_VOLUME: PreflightRule = PreflightRule {
 pub const MISSING_REFERENCE: PreflightRule = PreflightRule {
     id: "missing-reference",
     severity: Severity::Error,
-    looks_at: "Secrets, ConfigMaps and ServiceAccounts named by pod templates, Ingress TLS and RoleBinding subjects",
+    looks_at: "Secrets, ConfigMaps and ServiceAccounts named by pod templates, and Ingress TLS Secrets",
     why: "the object does not exist in A either, so pods in B fail to start (or the Ingress serves no certificate) exactly as they would in A, but now during the cutover",
     action: "create the object or remove the reference before migrating",
 };
@@ -107,7 +107,7 @@ pub const MISSING_REFERENCE: PreflightRule = PreflightRule {
 pub const MISSING_OPTIONAL_REFERENCE: PreflightRule = PreflightRule {
     id: "missing-optional-reference",
     severity: Severity::Info,
-    looks_at: "references marked optional: true whose target does not exist",
+    looks_at: "optional references (optional: true, RoleBinding subjects) whose target does not exist",
     why: "pods start without it in both clusters; listed only so nobody is surprised",
     action: "nothing, unless the object was meant to exist",
 };
