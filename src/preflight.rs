@@ -1,7 +1,6 @@
 //! Preflight: reads the planned, normalised manifests and reports what will hurt
-//! during the cutover (traffic sent to pods not ready, data left behind, drains
-//! that hang, references B cannot satisfy). Pure: the planner says where each
-//! referenced object stands; nothing here talks to a cluster.
+//! during the cutover (unready pods taking traffic, data left behind, hanging
+//! drains, dangling references). Pure: the planner says where referenced objects stand.
 
 use std::collections::BTreeMap;
 
@@ -60,8 +59,8 @@ pub const NO_READINESS_PROBE: PreflightRule = PreflightRule {
     action: "add a readinessProbe to the container before the cutover, or hold traffic on A until B's pods are checked by hand",
 };
 
-/// A preStop hook or grace period counts as short when it is under this: the
-/// Kubernetes default, so only an explicitly shortened period is reported.
+/// A grace period under this is short. It is the Kubernetes default, so only a
+/// period explicitly set lower is reported; leaving it out is accepted.
 pub const MIN_GRACE_SECONDS: i64 = 30;
 
 pub const CLUSTERED_UNCLEAN_EXIT: PreflightRule = PreflightRule {
