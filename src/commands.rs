@@ -491,6 +491,7 @@ struct RulesDoc {
     generated_fields: Vec<serde_json::Value>,
     skip_rules: Vec<serde_json::Value>,
     last_wave_kinds: Vec<serde_json::Value>,
+    preflight_rules: Vec<serde_json::Value>,
 }
 
 fn rules_doc() -> RulesDoc {
@@ -505,6 +506,10 @@ fn rules_doc() -> RulesDoc {
             .map(|r| json!({"id": r.id, "kinds": r.applies.describe(), "when": describe_when(r.when), "reason": r.reason}))
             .collect(),
         last_wave_kinds: LAST_WAVE_KINDS.iter().map(|(g, k, why)| json!({"kind": format!("{k}.{g}"), "reason": why})).collect(),
+        preflight_rules: crate::preflight::PREFLIGHT_RULES
+            .iter()
+            .map(|r| json!({"id": r.id, "severity": r.severity.as_str(), "looksAt": r.looks_at, "why": r.why, "action": r.action}))
+            .collect(),
     }
 }
 
@@ -594,6 +599,20 @@ pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
                 ]);
             }
             out.push_str("\n\nOrdering: kinds created in the last wave\n");
+            out.push_str(&t.to_string());
+            let mut t = Table::new();
+            t.load_preset(UTF8_BORDERS_ONLY)
+                .set_header(vec!["rule", "severity", "looks at", "why", "action"]);
+            for r in &doc.preflight_rules {
+                t.add_row(vec![
+                    r["id"].as_str().unwrap_or(""),
+                    r["severity"].as_str().unwrap_or(""),
+                    r["looksAt"].as_str().unwrap_or(""),
+                    r["why"].as_str().unwrap_or(""),
+                    r["action"].as_str().unwrap_or(""),
+                ]);
+            }
+            out.push_str("\n\nPreflight: findings reported in the plan\n");
             out.push_str(&t.to_string());
             out.push('\n');
             out

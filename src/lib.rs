@@ -20,6 +20,7 @@ pub mod normalize;
 pub mod plan;
 pub mod planner;
 pub mod podspec;
+pub mod preflight;
 pub mod select;
 pub mod skip;
 pub mod stacks;

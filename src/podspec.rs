@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 /// Paths at which a pod spec may sit, tried on every object.
-const POD_SPEC_PATHS: &[&[&str]] = &[
+pub const POD_SPEC_PATHS: &[&[&str]] = &[
     &["spec", "template", "spec"], // Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, custom workloads
     &["spec", "jobTemplate", "spec", "template", "spec"], // CronJob
     &["template", "spec"],         // PodTemplate
