@@ -492,6 +492,7 @@ struct RulesDoc {
     skip_rules: Vec<serde_json::Value>,
     last_wave_kinds: Vec<serde_json::Value>,
     preflight_rules: Vec<serde_json::Value>,
+    closure_rules: Vec<serde_json::Value>,
 }
 
 fn rules_doc() -> RulesDoc {
@@ -509,6 +510,10 @@ fn rules_doc() -> RulesDoc {
         preflight_rules: crate::preflight::PREFLIGHT_RULES
             .iter()
             .map(|r| json!({"id": r.id, "severity": r.severity.as_str(), "looksAt": r.looks_at, "why": r.why, "action": r.action}))
+            .collect(),
+        closure_rules: crate::select::CLOSURE_RULES
+            .iter()
+            .map(|(reason, what)| json!({"reason": reason, "pulls": what}))
             .collect(),
     }
 }
@@ -613,6 +618,17 @@ pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
                 ]);
             }
             out.push_str("\n\nPreflight: findings reported in the plan\n");
+            out.push_str(&t.to_string());
+            let mut t = Table::new();
+            t.load_preset(UTF8_BORDERS_ONLY)
+                .set_header(vec!["pulledInBy reason", "what a partial plan pulls in"]);
+            for r in &doc.closure_rules {
+                t.add_row(vec![
+                    r["reason"].as_str().unwrap_or(""),
+                    r["pulls"].as_str().unwrap_or(""),
+                ]);
+            }
+            out.push_str("\n\nPartial plans: cluster-scoped objects pulled in (docs/stacks.md)\n");
             out.push_str(&t.to_string());
             out.push('\n');
             out

@@ -18,6 +18,7 @@ use crate::plan::{
     ClusterInfo, PLAN_VERSION, Plan, PlannedObject, PulledIn, Selection, SkippedObject, Summary,
     Warning, secret_digest,
 };
+use crate::preflight::{self, Presence};
 use crate::select::{self, LabelSelector, Scope, SelectorError};
 use crate::skip::{self, SYSTEM_NAMESPACES, SkipOptions};
 use crate::stacks::{self, StackError};
@@ -192,6 +193,7 @@ pub async fn build_plan_with_targets(
         },
     );
     warnings.extend(source_objects.1);
+    let recreated: HashSet<ObjectKey> = skipped.iter().map(|s| s.object.key()).collect();
     // A partial plan keeps what the selection takes and the cluster-scoped
     // objects it needs; everything else only counts as "exists in A".
     let (mut kept, skipped, mut pulled_in) = if selection.is_partial() {
@@ -255,30 +257,23 @@ pub async fn build_plan_with_targets(
     }
     let mut unserved_sorted: Vec<_> = unserved_counts.into_iter().collect();
     unserved_sorted.sort();
+    let mut findings = Vec::new();
     for (gk, n) in unserved_sorted {
         let u = unserved[&gk];
-        let served = if u.target_versions.is_empty() {
-            "B does not serve it at any version".to_string()
-        } else {
-            format!(
-                "B serves it only as {}",
-                u.target_versions
-                    .iter()
-                    .map(|v| crate::model::api_version(&gk.group, v))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        warnings.push(Warning {
-            object: None,
-            message: format!(
-                "kind {gk} ({n} objects, read at {}): {served}. Apply will fail for them: enable the API or install its CRD/operator in B, convert the manifests, or leave them out with --exclude-kinds {}",
-                u.resource.api_version(), gk.kind
-            ),
-        });
+        let served: Vec<String> = u
+            .target_versions
+            .iter()
+            .map(|v| crate::model::api_version(&gk.group, v))
+            .collect();
+        findings.push(preflight::unserved_api_version(
+            &format!("{} {}", gk.kind, u.resource.api_version()),
+            &served.join(", "),
+            n,
+        ));
     }
 
     let refs: Vec<_> = kept.iter().map(SourceObject::object_ref).collect();
+    let planned_keys: HashSet<ObjectKey> = kept.iter().map(SourceObject::key).collect();
     let mut differing: TargetCopies = HashMap::new();
     let mut objects = Vec::with_capacity(kept.len());
     for (i, o) in kept.into_iter().enumerate() {
@@ -325,6 +320,32 @@ pub async fn build_plan_with_targets(
             diff: field_diff,
         });
     }
+    // Where each referenced object stands, for preflight's findings.
+    let known = Known {
+        planned: planned_keys,
+        recreated: &recreated,
+        outside: &outside,
+        read: read.iter().map(|r| r.group_kind()).collect(),
+        scopes: lists.namespace_scopes(),
+    };
+    findings.extend(preflight::check(&objects, &|k| known.presence(k)));
+    for (i, r) in &layout.unresolved {
+        let core_checked = r.target.gk.group.is_empty()
+            && matches!(
+                r.target.gk.kind.as_str(),
+                "Secret" | "ConfigMap" | "ServiceAccount" | "Namespace"
+            );
+        if r.scope_unknown || core_checked || r.why == "defined by CRD" {
+            continue;
+        }
+        if known.presence(&r.target) == Presence::Missing {
+            findings.push(preflight::missing_dependency(
+                refs[*i].clone(),
+                &r.target,
+                r.why,
+            ));
+        }
+    }
     let skipped = skipped
         .into_iter()
         .map(|s| {
@@ -362,7 +383,7 @@ pub async fn build_plan_with_targets(
         objects,
         skipped,
         warnings,
-        findings: Vec::new(),
+        findings,
         checksum: String::new(),
     };
     plan.seal();
@@ -383,6 +404,38 @@ pub fn kind_selected(r: &ResourceType, sel: &Selection) -> bool {
     };
     (sel.include_kinds.is_empty() || sel.include_kinds.iter().any(matches))
         && !sel.exclude_kinds.iter().any(matches)
+}
+
+/// What the planner knows about A's objects beyond the plan, so preflight can
+/// tell a reference to a missing object from one to an object left out.
+struct Known<'a> {
+    planned: HashSet<ObjectKey>,
+    recreated: &'a HashSet<ObjectKey>,
+    outside: &'a HashSet<ObjectKey>,
+    /// Kinds that were listed at all.
+    read: HashSet<GroupKind>,
+    /// Namespaces listed for namespaced kinds; `None` means all.
+    scopes: Option<Vec<String>>,
+}
+
+impl Known<'_> {
+    fn presence(&self, key: &ObjectKey) -> Presence {
+        if self.planned.contains(key) {
+            Presence::InPlan
+        } else if self.recreated.contains(key) {
+            Presence::RecreatedInB
+        } else if self.outside.contains(key) {
+            Presence::OutsideSelection
+        } else if !self.read.contains(&key.gk) {
+            Presence::NotListed
+        } else if let (Some(ns), Some(scopes)) = (&key.namespace, &self.scopes)
+            && !scopes.contains(ns)
+        {
+            Presence::NotListed
+        } else {
+            Presence::Missing
+        }
+    }
 }
 
 /// Everything one plan run lists, shared by the source and the target side.

@@ -132,7 +132,23 @@ pub const UNSERVED_API_VERSION: PreflightRule = PreflightRule {
     severity: Severity::Error,
     looks_at: "API versions the objects are read at, against B's discovery (reported by the planner)",
     why: "B refuses to create objects at an API version it does not serve; manifests, charts and pipelines still using it break against B",
-    action: "move manifests and tools to a version B serves before switching them to B",
+    action: "install the CRD or operator that serves it in B, or convert the objects and the manifests, charts and pipelines that use it to a version B serves; or leave the kind out with --exclude-kinds",
+};
+
+pub const CRONJOB_RUNS_TWICE: PreflightRule = PreflightRule {
+    id: "cronjob-runs-twice",
+    severity: Severity::Warning,
+    looks_at: "CronJobs that are not suspended",
+    why: "from the moment apply creates it, the CronJob fires in B as well as in A: jobs that send mail, bill, clean up or write to shared stores run twice until A is gone",
+    action: "suspend it in one cluster for the cutover (spec.suspend: true in B until the switch, or in A right after it), or make the job safe to run twice",
+};
+
+pub const MISSING_DEPENDENCY: PreflightRule = PreflightRule {
+    id: "missing-dependency",
+    severity: Severity::Error,
+    looks_at: "other objects a planned object needs (a binding's Role or ClusterRole, StorageClass, PriorityClass, RuntimeClass, IngressClass, the Service behind an Ingress, webhook or APIService, a pod's PVC), found nowhere in A (reported by the planner)",
+    why: "B gets the object without what it needs: pods naming a missing PriorityClass are rejected, claims of a missing StorageClass stay Pending, bindings grant nothing, Ingress backends answer 503",
+    action: "create the missing object in B (or in A, and re-plan), or fix the reference before migrating",
 };
 
 /// Every preflight rule, in the order `abshift rules` lists them.
@@ -146,8 +162,23 @@ pub const PREFLIGHT_RULES: &[PreflightRule] = &[
     MISSING_OPTIONAL_REFERENCE,
     REFERENCE_OUTSIDE_SELECTION,
     PDB_BLOCKS_DRAIN,
+    CRONJOB_RUNS_TWICE,
     UNSERVED_API_VERSION,
+    MISSING_DEPENDENCY,
 ];
+
+/// The finding the planner emits for a reference (other than the Secrets,
+/// ConfigMaps and ServiceAccounts `check` looks at) that resolves to nothing in A.
+pub fn missing_dependency(object: ObjectRef, target: &ObjectKey, why: &str) -> Finding {
+    let label = match &object.namespace {
+        Some(ns) => format!("{} {ns}/{}", object.kind, object.name),
+        None => format!("{} {}", object.kind, object.name),
+    };
+    MISSING_DEPENDENCY.finding(
+        Some(object),
+        format!("{label}: its {why} {target} does not exist in A"),
+    )
+}
 
 /// The finding the planner emits when B does not serve the version `count`
 /// objects of a kind are read at. `kind_desc` names the kind and version
@@ -205,6 +236,18 @@ pub fn check(objects: &[PlannedObject], presence: &dyn Fn(&ObjectKey) -> Presenc
             }
             ("apps", "StatefulSet") => claim_templates(&obj, m, &mut out),
             ("policy", "PodDisruptionBudget") => pdb(&obj, o, objects, &mut out),
+            ("batch", "CronJob")
+                if m.pointer("/spec/suspend").and_then(Value::as_bool) != Some(true) =>
+            {
+                out.push(CRONJOB_RUNS_TWICE.finding(
+                    Some(obj.r.clone()),
+                    format!(
+                        "{}: spec.suspend is not true; schedule {}",
+                        obj.label,
+                        str_at(m, &["spec", "schedule"]).unwrap_or("?")
+                    ),
+                ));
+            }
             _ => {}
         }
         references(&obj, &gk, m, &specs, presence, &mut out);
@@ -868,7 +911,7 @@ mod tests {
     }
 
     /// Rules the planner emits itself; they have a constructor, not a fixture.
-    const PLANNER_RULES: &[&str] = &["unserved-api-version"];
+    const PLANNER_RULES: &[&str] = &["unserved-api-version", "missing-dependency"];
 
     #[test]
     fn every_rule_has_a_fixture_that_triggers_it_and_spares_the_good_objects() {
@@ -1264,6 +1307,12 @@ mod tests {
         assert_eq!(names("pdb-blocks-drain"), ["payments/payments-api"]);
         assert_eq!(names("node-port-service"), ["shop-frontend/web-nodeport"]);
         assert!(names("clustered-unclean-exit").is_empty());
+        let mut cron = names("cronjob-runs-twice");
+        cron.sort();
+        assert_eq!(
+            cron,
+            ["platform-tools/registry-gc", "shop-workers/cart-cleanup"]
+        );
         assert_eq!(names("host-path-volume"), ["monitoring/log-shipper"]);
         let mut pvc = names("pvc-data-not-moved");
         pvc.sort();

@@ -417,3 +417,90 @@ fn unknown_stacks_bad_files_and_bad_selectors_are_refused_without_a_plan() {
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(!out_path.exists(), "no plan is written on error");
 }
+
+/// The preflight fixtures, applied to a real 1.20 API server and planned through
+/// the real planner (normalisation included): every `bad-*` object gets its
+/// file's finding, no `good-*` object does. The `outside-*` Secrets exist in A
+/// but a label keeps them out of the selection.
+#[test]
+fn preflight_fixtures_on_a_real_cluster_fire_their_rules() {
+    let Some((_g, env)) = setup() else { return };
+    let dir = support::root().join("tests/fixtures/preflight");
+    env.seed("paas-a", &dir);
+    let mut namespaces = BTreeSet::new();
+    for m in manifests(&dir) {
+        if m["kind"] == "Namespace" {
+            namespaces.insert(m["metadata"]["name"].as_str().unwrap().to_string());
+        }
+    }
+    for name in ["outside-shared-tls", "outside-wildcard-cert"] {
+        let o = env.kubectl(
+            "paas-a",
+            &[
+                "-n",
+                "pf-outside",
+                "create",
+                "secret",
+                "generic",
+                name,
+                "--from-literal=k=v",
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = env.kubectl(
+            "paas-a",
+            &[
+                "-n",
+                "pf-outside",
+                "label",
+                "secret",
+                name,
+                "fixture.abshift.io/outside=true",
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let ns_list = namespaces.iter().cloned().collect::<Vec<_>>().join(",");
+    let (plan, _) = env.plan(&[
+        "--from",
+        "paas-a",
+        "--to",
+        "paas-b",
+        "-n",
+        &ns_list,
+        "-l",
+        "!fixture.abshift.io/outside",
+    ]);
+    let findings = plan["findings"].as_array().unwrap();
+    // Cluster-scoped fixtures (a hostPath PersistentVolume) are judged in a whole-estate plan.
+    let (whole, _) = env.plan(&["--from", "paas-a", "--to", "paas-b"]);
+    let whole_findings = whole["findings"].as_array().unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 9, "{files:?}");
+    for file in files {
+        let rule = file.file_stem().unwrap().to_str().unwrap().to_string();
+        for m in manifests(&file) {
+            let name = m["metadata"]["name"].as_str().unwrap();
+            let judged = if m["metadata"]["namespace"].is_null() {
+                whole_findings
+            } else {
+                findings
+            };
+            let fired = judged.iter().any(|f| {
+                f["rule"] == rule.as_str()
+                    && f["object"]["name"] == name
+                    && f["object"]["kind"] == m["kind"]
+            });
+            if name.starts_with("bad-") {
+                assert!(fired, "{rule}: no finding for {} {name}", m["kind"]);
+            } else if name.starts_with("good-") {
+                assert!(!fired, "{rule}: finding for {} {name}", m["kind"]);
+            }
+        }
+    }
+}
