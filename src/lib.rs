@@ -20,6 +20,7 @@ pub mod normalize;
 pub mod plan;
 pub mod planner;
 pub mod podspec;
+pub mod report;
 pub mod skip;
 pub mod sync;
 pub mod verify;
