@@ -32,7 +32,7 @@ pub enum Command {
     /// Plan, apply and verify the migration of Kubernetes objects from cluster A to B.
     #[command(subcommand)]
     Migrate(Box<MigrateCommand>),
-    /// Render a plan as a report a reviewer can read.
+    /// Render a plan as a report a reviewer can read (md, html, json, dot, svg).
     Report(ReportArgs),
     /// Inspect and switch the live and pre-live load balancers between clusters.
     #[command(subcommand)]
@@ -210,7 +210,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             MigrateCommand::Apply(args) => crate::commands::apply(args).await,
             MigrateCommand::Verify(args) => crate::commands::verify(args).await,
         },
-        Command::Report(_) => Err(NotYetAvailable("report").into()),
+        Command::Report(args) => crate::commands::report(args),
         Command::Elb(cmd) => crate::elb::run(*cmd).await,
         Command::Sync(cmd) => crate::sync::run(cmd).await,
         Command::Rules(args) => crate::commands::rules(args),
