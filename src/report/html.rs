@@ -82,11 +82,20 @@ tbody tr:hover{background:#f6f8fa}
 .filters{display:flex;gap:16px;align-items:center;margin:6px 0 12px;padding:8px 12px;background:var(--soft);border-radius:8px;border:1px solid var(--line)}
 .filters select{font:inherit;padding:3px 6px;border-radius:6px;border:1px solid var(--line);background:#fff}
 details.wave{margin:8px 0 14px}
+table.objects{table-layout:fixed}
+table.objects td{overflow-wrap:anywhere}
+.c-action{width:104px}.c-kind{width:13%}.c-ns{width:11%}.c-name{width:16%}.c-pulled{width:15%}.c-dry{width:13%}
+table.objects tr.obj:has(+tr.more)>td{border-bottom:none;padding-bottom:1px}
+table.objects tr.more>td{padding-top:0;padding-bottom:7px}
+tr.more details{display:inline-block;margin-right:22px;vertical-align:top;font-size:12.5px;color:var(--muted)}
+tr.more details[open]{display:block;color:var(--fg)}
+table.objects td:nth-child(5),table.objects td:nth-child(6){font-size:12.5px;color:#424a53}
 details.wave>summary{font-size:16px;font-weight:600;padding:4px 0}
 pre.diff,pre.manifest{background:#f6f8fa;border:1px solid var(--line);border-radius:6px;padding:8px 10px;overflow:auto;max-height:420px;margin:6px 0;white-space:pre}
 pre.diff .add{color:#116329;background:#dafbe1;display:block}
 pre.diff .del{color:#82071e;background:#ffebe9;display:block}
 pre.diff .hunk{color:#8250df;display:block}
+pre.diff .head{color:var(--muted);font-weight:600;display:block}
 ul.objs{columns:3 300px;margin:6px 0 10px;padding-left:20px}
 ul.objs li{break-inside:avoid;word-break:break-all}
 footer{color:var(--muted);padding:0 40px 30px;font-size:12.5px}
@@ -163,8 +172,12 @@ fn counts_table(out: &mut String, title: &str, counts: &BTreeMap<String, usize>)
 /// A diff with added, removed and hunk lines marked for colour.
 fn diff_block(diff: &str) -> String {
     let mut out = String::from("<pre class=\"diff\">");
+    let mut in_hunks = false;
     for line in diff.lines() {
-        let class = if line.starts_with("@@") {
+        in_hunks |= line.starts_with("@@");
+        let class = if !in_hunks && (line.starts_with("---") || line.starts_with("+++")) {
+            Some("head")
+        } else if line.starts_with("@@") {
             Some("hunk")
         } else if line.starts_with('+') {
             Some("add")
@@ -407,10 +420,14 @@ fn objects(o: &mut String, r: &Report) {
     for w in &r.waves {
         let _ = write!(
             o,
-            "<details class=\"wave\" open><summary>Wave {} <span class=\"muted\">({} objects)</span></summary>\n<table><thead><tr><th>action</th><th>kind</th><th>namespace</th><th>name</th><th>depends on</th><th>pulled in by</th>{}<th>details</th></tr></thead><tbody>\n",
+            "<details class=\"wave\" open><summary>Wave {} <span class=\"muted\">({} objects)</span></summary>\n<table class=\"objects\"><thead><tr><th class=\"c-action\">action</th><th class=\"c-kind\">kind</th><th class=\"c-ns\">namespace</th><th class=\"c-name\">name</th><th>depends on</th><th class=\"c-pulled\">pulled in by</th>{}</tr></thead><tbody>\n",
             w.wave,
             w.objects.len(),
-            if dry { "<th>dry run</th>" } else { "" }
+            if dry {
+                "<th class=\"c-dry\">dry run</th>"
+            } else {
+                ""
+            }
         );
         for obj in &w.objects {
             row(o, obj, dry, with_manifests);
@@ -460,10 +477,11 @@ fn row(o: &mut String, obj: &ReportObject, dry: bool, with_manifest: bool) {
         }
         o.push_str("</td>");
     }
-    o.push_str("<td>");
+    // Diff and manifest fold out under the row, across the table's width.
+    let mut more = String::new();
     if let Some(diff) = &obj.diff {
         let _ = write!(
-            o,
+            more,
             "<details{}><summary>diff</summary>{}</details>",
             if obj.action == Action::Conflict {
                 " open"
@@ -476,19 +494,28 @@ fn row(o: &mut String, obj: &ReportObject, dry: bool, with_manifest: bool) {
     if with_manifest {
         let text = serde_json::to_string_pretty(&obj.manifest).unwrap_or_default();
         let _ = write!(
-            o,
+            more,
             "<details><summary>manifest</summary><pre class=\"manifest\">{}</pre></details>",
             esc(&text)
         );
     }
     if let Some(dg) = &obj.secret_digest {
         let _ = write!(
-            o,
-            "<div class=\"muted mono\" title=\"digest of the Secret's type and data\">{}</div>",
+            more,
+            "<span class=\"muted mono\" title=\"digest of the Secret's type and data\">{}</span>",
             esc(dg)
         );
     }
-    o.push_str("</td></tr>\n");
+    o.push_str("</tr>\n");
+    if !more.is_empty() {
+        let _ = writeln!(
+            o,
+            "<tr class=\"more\" data-ns=\"{}\" data-action=\"{}\"><td></td><td colspan=\"{}\">{more}</td></tr>",
+            esc(ns),
+            obj.action.as_str(),
+            if dry { 6 } else { 5 }
+        );
+    }
 }
 
 /// A short list inline; a long one folded so rows stay one screen high.
