@@ -95,7 +95,7 @@ fn draw(g: &WaveGraph, plan_id: &str, standalone: bool) -> String {
             }
         ))
     );
-    s.push_str("<defs><marker id=\"wg-arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#8c959f\"/></marker></defs>\n");
+    s.push_str("<defs><marker id=\"wg-arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerUnits=\"userSpaceOnUse\" markerWidth=\"9\" markerHeight=\"9\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#8c959f\"/></marker></defs>\n");
     s.push_str("<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n");
 
     // Legend.
@@ -140,7 +140,8 @@ fn draw(g: &WaveGraph, plan_id: &str, standalone: bool) -> String {
         let (Some(&(fx, fy)), Some(&(tx, ty))) = (pos.get(e.from), pos.get(e.to)) else {
             continue;
         };
-        let width = 1.0 + (e.count as f64).log2().clamp(0.0, 5.0);
+        // Thicker for more dependencies, but never so thick it hides its neighbours.
+        let width = 1.0 + 0.6 * (e.count as f64).log2().clamp(0.0, 5.0);
         let (y1, y2) = (fy + BOX_H / 2.0, ty + BOX_H / 2.0);
         let d = if tx > fx {
             let (x1, x2) = (fx + BOX_W, tx);
