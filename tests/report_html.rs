@@ -81,6 +81,21 @@ pub fn html_problems(text: &str) -> Vec<String> {
             problems.push(format!("{n} elements matching {tag}, expected {want}"));
         }
     }
+    // Balanced containers in the source itself: the parser repairs what it
+    // reads, so count tags too (page text is escaped, so `<tag` is markup).
+    for tag in [
+        "section", "details", "summary", "table", "tbody", "tr", "div", "ul", "pre", "svg", "g",
+    ] {
+        let lower = text.to_ascii_lowercase();
+        let opened =
+            lower.matches(&format!("<{tag}>")).count() + lower.matches(&format!("<{tag} ")).count();
+        let closed = lower.matches(&format!("</{tag}>")).count();
+        if opened != closed {
+            problems.push(format!(
+                "<{tag}> opened {opened} times, closed {closed} times"
+            ));
+        }
+    }
     for forbidden in ["iframe", "object", "embed", "link", "base", "img", "frame"] {
         if doc
             .select(&Selector::parse(forbidden).unwrap())
@@ -243,9 +258,10 @@ fn html_report_is_well_formed_and_self_contained() {
 
 #[test]
 fn the_checker_catches_what_it_should() {
-    let bad = "<!DOCTYPE html><html><head><title>t</title><style>@import 'x.css'; body{background:url(https://e.com/a.png)}</style></head><body><main><a href=\"https://e.com\">x</a><script src=\"http://e.com/x.js\"></script><svg><use xlink:href=\"http://e.com/s.svg#a\"/></svg><div></span></div></main></body></html>";
+    let bad = "<!DOCTYPE html><html><head><title>t</title><style>@import 'x.css'; body{background:url(https://e.com/a.png)}</style></head><body><main><a href=\"https://e.com\">x</a><script src=\"http://e.com/x.js\"></script><svg><use xlink:href=\"http://e.com/s.svg#a\"/></svg><div></span></div></div></main></body></html>";
     let problems = html_problems(bad);
     for want in [
+        "<div> opened 1 times, closed 2 times",
         "@import",
         "url() to https",
         "href=\"https://e.com\"",
