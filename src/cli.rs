@@ -7,8 +7,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::error::NotYetAvailable;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "abshift",
@@ -32,7 +30,7 @@ pub enum Command {
     /// Plan, apply and verify the migration of Kubernetes objects from cluster A to B.
     #[command(subcommand)]
     Migrate(Box<MigrateCommand>),
-    /// Render a plan as a report a reviewer can read.
+    /// Render a plan as a report a reviewer can read (md, html, json, dot, svg).
     Report(ReportArgs),
     /// Inspect and switch the live and pre-live load balancers between clusters.
     #[command(subcommand)]
@@ -210,7 +208,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             MigrateCommand::Apply(args) => crate::commands::apply(args).await,
             MigrateCommand::Verify(args) => crate::commands::verify(args).await,
         },
-        Command::Report(_) => Err(NotYetAvailable("report").into()),
+        Command::Report(args) => crate::commands::report(args),
         Command::Elb(cmd) => crate::elb::run(*cmd).await,
         Command::Sync(cmd) => crate::sync::run(cmd).await,
         Command::Rules(args) => crate::commands::rules(args),
@@ -230,11 +228,9 @@ pub fn render_error(err: &anyhow::Error) -> String {
     out
 }
 
-/// 2 for usage problems and commands not built yet, 1 for everything else.
+/// 2 for usage problems, 1 for everything else.
 pub fn exit_code_for(err: &anyhow::Error) -> u8 {
-    if err.downcast_ref::<NotYetAvailable>().is_some()
-        || err.downcast_ref::<crate::error::UsageError>().is_some()
-    {
+    if err.downcast_ref::<crate::error::UsageError>().is_some() {
         2
     } else {
         1

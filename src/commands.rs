@@ -1,4 +1,4 @@
-//! CLI glue for the migrate commands and `rules`: turn flags into library calls,
+//! CLI glue for the migrate commands, `report` and `rules`: turn flags into library calls,
 //! print results. Errors get their context here (anyhow), nowhere deeper.
 
 use std::io::{IsTerminal, Write};
@@ -10,14 +10,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::apply::{ApplyOptions, ApplyProgress, ApplySummary, ObjectResult, Outcome};
-use crate::cli::{ApplyArgs, ClusterArgs, OutputFormat, PlanArgs, RulesArgs, VerifyArgs};
+use crate::cli::{
+    ApplyArgs, ClusterArgs, OutputFormat, PlanArgs, ReportArgs, RulesArgs, VerifyArgs,
+};
 use crate::cluster::{Access, Cluster};
-use crate::error::{NotYetAvailable, UsageError};
+use crate::error::UsageError;
 use crate::graph::LAST_WAVE_KINDS;
 use crate::model::ResourceType;
 use crate::normalize::FIELD_RULES;
 use crate::plan::{Plan, Selection, write_atomically};
 use crate::planner::{PlanRequest, Progress, StackRequest, build_plan};
+use crate::report::Format as ReportFormat;
 use crate::skip::SKIP_RULES;
 
 /// Connects to A (always read-only) and B, refusing the same context twice.
@@ -68,9 +71,16 @@ pub async fn connect_for_plan(
 }
 
 pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    if args.report.is_some() {
-        return Err(NotYetAvailable("migrate apply --report").into());
-    }
+    let report = match &args.report {
+        Some(_) if !args.dry_run => {
+            return Err(UsageError(
+                "--report needs --dry-run: the report shows B's dry-run verdict on each object; for a report of the plan alone use `abshift report PLAN.json`".into(),
+            )
+            .into());
+        }
+        Some(path) => Some((path.clone(), report_format(path)?)),
+        None => None,
+    };
     let plan = Plan::read(&args.plan)?;
     let (source, target) = connect_for_plan(&args.clusters, &plan, Access::ReadWrite).await?;
     crate::apply::check_clusters(&plan, &source, &target).await?;
@@ -88,6 +98,10 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("applying plan {} to '{}'", plan.id, target.context))?;
     progress.finish();
+    if let Some((path, format)) = &report {
+        write_atomically(path, &crate::report::render(&plan, Some(&summary), *format))?;
+        eprintln!("report written to {}", path.display());
+    }
     match args.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
         OutputFormat::Yaml => print!("{}", serde_yaml_ng::to_string(&summary)?),
@@ -341,12 +355,14 @@ fn stack_request(name: &str, file: Option<&std::path::Path>) -> anyhow::Result<S
 }
 
 pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    if args.report.is_some() {
-        return Err(NotYetAvailable("migrate plan --report").into());
-    }
     if let Some(sel) = &args.selector {
         crate::select::LabelSelector::parse(sel).map_err(|e| UsageError(e.to_string()))?;
     }
+    // Checked before reading the clusters: a typo in the name must not cost a full read.
+    let report = match &args.report {
+        Some(path) => Some((path.clone(), report_format(path)?)),
+        None => None,
+    };
     let (source, target) = connect_pair(&args.clusters, Access::ReadOnly).await?;
     let selection = Selection {
         namespaces: sorted(args.namespaces),
@@ -395,6 +411,9 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
             out.write_all(text.as_bytes())
                 .context("writing the plan to stdout")?;
         }
+    }
+    if let Some((path, format)) = &report {
+        write_atomically(path, &crate::report::render(&plan, None, *format))?;
     }
     eprint!(
         "{}",
@@ -483,6 +502,33 @@ pub fn summary_text(plan: &Plan, written_to: Option<String>) -> String {
         out.push_str(&format!("plan written to {path}\n"));
     }
     out
+}
+
+/// The report format a file name asks for; an unknown extension is a usage error.
+fn report_format(path: &std::path::Path) -> anyhow::Result<ReportFormat> {
+    ReportFormat::from_path(path).map_err(|e| UsageError(e.to_string()).into())
+}
+
+/// `abshift report`: reads a plan (refusing a tampered one) and renders it.
+pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let format = match (args.format, &args.output) {
+        (Some(f), _) => ReportFormat::from(f),
+        (None, Some(path)) => report_format(path)?,
+        (None, None) => ReportFormat::Markdown,
+    };
+    let plan = Plan::read(&args.plan)?;
+    let text = crate::report::render(&plan, None, format);
+    match &args.output {
+        Some(path) => {
+            write_atomically(path, &text)?;
+            eprintln!("report of plan {} written to {}", plan.id, path.display());
+        }
+        None => std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .context("writing the report to stdout")?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Serialize)]

@@ -21,6 +21,7 @@ pub mod plan;
 pub mod planner;
 pub mod podspec;
 pub mod preflight;
+pub mod report;
 pub mod select;
 pub mod skip;
 pub mod stacks;

@@ -122,7 +122,7 @@ fn same_context_or_same_cluster_is_refused() {
 }
 
 #[test]
-fn missing_target_and_unbuilt_commands_exit_2() {
+fn missing_target_exits_2_and_a_missing_plan_is_named() {
     let Some(env) = support::env("errors") else {
         return;
     };
@@ -130,6 +130,10 @@ fn missing_target_and_unbuilt_commands_exit_2() {
     assert_eq!(code, 2);
     assert!(line.contains("--to"), "{line}");
     let out = env.abshift(&["report", "nothing.json"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(one_line(&out).contains("not yet available"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        one_line(&out).contains("cannot read plan nothing.json"),
+        "{}",
+        one_line(&out)
+    );
 }
