@@ -294,7 +294,7 @@ pub async fn build_plan_with_targets(
             {
                 // Values never enter the plan: say that they differ, by digest.
                 d.push_str(&format!(
-                    "data: values differ (A {a}, B {})\n",
+                    "@@ secret values differ: A's digest {a}, B's {} @@\n",
                     b.unwrap_or("none")
                 ));
             }
