@@ -4,7 +4,6 @@
 use std::fmt::Write;
 
 use super::Report;
-use super::svg::colours;
 use super::wavegraph;
 
 /// A DOT double-quoted string: only `"` and `\` need escaping; line breaks
@@ -41,15 +40,8 @@ pub(crate) fn render(report: &Report) -> String {
         let _ = writeln!(s, "    label={};", quote(&format!("wave {w}")));
         s.push_str("    style=\"rounded\"; color=\"#d0d7de\";\n");
         for n in g.nodes.iter().filter(|n| n.wave == w) {
-            let (fill, stroke) = match n.single_action() {
-                Some(a) if !g.aggregated => colours(a),
-                _ => ("#ffffff", "#57606a"),
-            };
-            let actions: Vec<String> = n
-                .actions
-                .iter()
-                .map(|(a, c)| format!("{} {c}", a.as_str()))
-                .collect();
+            let (fill, stroke) = n.colours(g.aggregated);
+            let actions = n.action_counts();
             // The label's line break is DOT's `\n`, added after quoting the parts.
             let label = format!("{}\\n{}", escape(&n.kind), escape(&n.label));
             let _ = writeln!(

@@ -181,15 +181,8 @@ fn draw(g: &WaveGraph, plan_id: &str, standalone: bool) -> String {
 
     // Boxes.
     for (n, &(x, y)) in g.nodes.iter().zip(&pos) {
-        let (fill, stroke) = match n.single_action() {
-            Some(a) if !g.aggregated => colours(a),
-            _ => ("#ffffff", "#57606a"),
-        };
-        let actions: Vec<String> = n
-            .actions
-            .iter()
-            .map(|(a, c)| format!("{} {c}", a.as_str()))
-            .collect();
+        let (fill, stroke) = n.colours(g.aggregated);
+        let actions = n.action_counts();
         let tip = format!("{}\n{}", n.id, actions.join(", "));
         let _ = write!(
             s,

@@ -29,6 +29,23 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// Fill and stroke of the box: the action's colours when the box is one
+    /// object (or all its objects share the action), neutral for mixed aggregates.
+    pub fn colours(&self, aggregated: bool) -> (&'static str, &'static str) {
+        match self.single_action() {
+            Some(a) if !aggregated => super::svg::colours(a),
+            _ => ("#ffffff", "#57606a"),
+        }
+    }
+
+    /// `create 3`, `unchanged 1`, …: what the box stands for, for tooltips.
+    pub fn action_counts(&self) -> Vec<String> {
+        self.actions
+            .iter()
+            .map(|(a, c)| format!("{} {c}", a.as_str()))
+            .collect()
+    }
+
     /// The action every object of the node shares, if they share one.
     pub fn single_action(&self) -> Option<Action> {
         match self.actions.len() {
