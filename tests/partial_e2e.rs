@@ -8,7 +8,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
-use support::{Env, identity, manifests};
+use support::{Env, manifest_id, manifests, ref_id};
 
 type Id = (String, String, String, String);
 
@@ -31,14 +31,7 @@ fn estate_in(namespaces: &[&str]) -> BTreeSet<Id> {
                 .as_str()
                 .is_some_and(|ns| namespaces.contains(&ns))
         })
-        .map(|m| {
-            identity(
-                m["apiVersion"].as_str().unwrap(),
-                m["kind"].as_str().unwrap(),
-                m["metadata"]["namespace"].as_str(),
-                m["metadata"]["name"].as_str().unwrap(),
-            )
-        })
+        .map(manifest_id)
         .collect()
 }
 
@@ -51,17 +44,7 @@ fn planned(plan: &Value) -> BTreeMap<Id, Value> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| {
-            (
-                identity(
-                    o["apiVersion"].as_str().unwrap(),
-                    o["kind"].as_str().unwrap(),
-                    o["namespace"].as_str(),
-                    o["name"].as_str().unwrap(),
-                ),
-                o.clone(),
-            )
-        })
+        .map(|o| (ref_id(o), o.clone()))
         .collect()
 }
 
@@ -86,12 +69,7 @@ fn assert_exactly(plan: &Value, selected: &BTreeSet<Id>, pulled: &BTreeSet<Id>) 
         if pulled.contains(id) {
             assert!(!reasons.is_empty(), "{id:?} has no pulledInBy");
             for r in &reasons {
-                let by = identity(
-                    r["by"]["apiVersion"].as_str().unwrap(),
-                    r["by"]["kind"].as_str().unwrap(),
-                    r["by"]["namespace"].as_str(),
-                    r["by"]["name"].as_str().unwrap(),
-                );
+                let by = ref_id(&r["by"]);
                 assert!(
                     objects.contains_key(&by),
                     "{id:?} pulled in by {by:?}, not planned"
@@ -218,14 +196,7 @@ fn a_label_selector_takes_matching_objects_and_pulls_in_their_namespace() {
             m["metadata"]["namespace"] == "payments"
                 && m["metadata"]["labels"]["app.kubernetes.io/name"] == "payments-api"
         })
-        .map(|m| {
-            identity(
-                m["apiVersion"].as_str().unwrap(),
-                m["kind"].as_str().unwrap(),
-                m["metadata"]["namespace"].as_str(),
-                m["metadata"]["name"].as_str().unwrap(),
-            )
-        })
+        .map(manifest_id)
         .collect();
     assert!(
         selected.len() >= 3,
@@ -311,12 +282,7 @@ fn versions_in_b(env: &Env, plan_path: &str) -> BTreeMap<Id, String> {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let list: Value = serde_json::from_slice(&o.stdout).unwrap();
         for item in list["items"].as_array().unwrap() {
-            let id = identity(
-                item["apiVersion"].as_str().unwrap(),
-                item["kind"].as_str().unwrap(),
-                item["metadata"]["namespace"].as_str(),
-                item["metadata"]["name"].as_str().unwrap(),
-            );
+            let id = manifest_id(item);
             if wanted.contains(&id) {
                 out.insert(
                     id,

@@ -6,21 +6,14 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
-use support::{Env, identity, manifests, secret_values};
+use support::{Env, identity, manifest_id, manifests, ref_id, secret_values};
 
 type Id = (String, String, String, String);
 
 fn estate_ids() -> BTreeSet<Id> {
     manifests(&support::estate_dir())
         .iter()
-        .map(|m| {
-            identity(
-                m["apiVersion"].as_str().unwrap(),
-                m["kind"].as_str().unwrap(),
-                m["metadata"]["namespace"].as_str(),
-                m["metadata"]["name"].as_str().unwrap(),
-            )
-        })
+        .map(manifest_id)
         .collect()
 }
 
@@ -29,14 +22,7 @@ fn plan_ids(plan: &Value) -> Vec<Id> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| {
-            identity(
-                o["apiVersion"].as_str().unwrap(),
-                o["kind"].as_str().unwrap(),
-                o["namespace"].as_str(),
-                o["name"].as_str().unwrap(),
-            )
-        })
+        .map(ref_id)
         .collect()
 }
 
@@ -80,26 +66,11 @@ fn check_plan_invariants(plan: &Value) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| {
-            (
-                identity(
-                    o["apiVersion"].as_str().unwrap(),
-                    o["kind"].as_str().unwrap(),
-                    o["namespace"].as_str(),
-                    o["name"].as_str().unwrap(),
-                ),
-                o["wave"].as_u64().unwrap(),
-            )
-        })
+        .map(|o| (ref_id(o), o["wave"].as_u64().unwrap()))
         .collect();
     for o in plan["objects"].as_array().unwrap() {
         for d in o["dependsOn"].as_array().unwrap() {
-            let dep = identity(
-                d["apiVersion"].as_str().unwrap(),
-                d["kind"].as_str().unwrap(),
-                d["namespace"].as_str(),
-                d["name"].as_str().unwrap(),
-            );
+            let dep = ref_id(d);
             assert!(
                 waves[&dep] < o["wave"].as_u64().unwrap(),
                 "{} depends on {:?} in a later or equal wave",
@@ -160,12 +131,7 @@ fn estate_plans_exactly_once_then_unchanged_after_seeding_b() {
 
     // Against an empty B everything is a create.
     for o in plan["objects"].as_array().unwrap() {
-        let id = identity(
-            o["apiVersion"].as_str().unwrap(),
-            o["kind"].as_str().unwrap(),
-            o["namespace"].as_str(),
-            o["name"].as_str().unwrap(),
-        );
+        let id = ref_id(o);
         if !testenv_ids().contains(&id) {
             assert_eq!(o["action"], "create", "{id:?}");
         }

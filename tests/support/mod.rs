@@ -177,6 +177,26 @@ pub fn identity(
     )
 }
 
+/// The identity of a manifest (`metadata.namespace`/`metadata.name`).
+pub fn manifest_id(m: &Value) -> (String, String, String, String) {
+    identity(
+        m["apiVersion"].as_str().unwrap(),
+        m["kind"].as_str().unwrap(),
+        m["metadata"]["namespace"].as_str(),
+        m["metadata"]["name"].as_str().unwrap(),
+    )
+}
+
+/// The identity of a plan entry or reference (`namespace`/`name` at the top).
+pub fn ref_id(o: &Value) -> (String, String, String, String) {
+    identity(
+        o["apiVersion"].as_str().unwrap(),
+        o["kind"].as_str().unwrap(),
+        o["namespace"].as_str(),
+        o["name"].as_str().unwrap(),
+    )
+}
+
 pub fn estate_dir() -> PathBuf {
     root().join("tests/fixtures/estate")
 }
