@@ -24,7 +24,7 @@ rawssa=$(python3 scripts/bench/k8s_load.py rawcopy "$KUBECONFIG" paas-a paas-b r
 
 "$ABSHIFT" -q migrate plan --from paas-a --to paas-b -n "$nslist" -o "$ABSHIFT_TESTENV/plan.json"
 objects=$(jq '.summary.objects' "$ABSHIFT_TESTENV/plan.json")
-/usr/bin/time -f "%e %M" -o "$ABSHIFT_TESTENV/time.out" "$ABSHIFT" migrate apply "$ABSHIFT_TESTENV/plan.json" --yes --concurrency "$CONC" -o json >"$ABSHIFT_TESTENV/apply.json"
+/usr/bin/time -f "%e %M" -o "$ABSHIFT_TESTENV/time.out" "$ABSHIFT" -v migrate apply "$ABSHIFT_TESTENV/plan.json" --yes --concurrency "$CONC" -o json >"$ABSHIFT_TESTENV/apply.json" 2>"$ABSHIFT_TESTENV/apply.log"
 read -r asecs akb <"$ABSHIFT_TESTENV/time.out"
 writes=$(jq .writes "$ABSHIFT_TESTENV/apply.json"); retries=$(jq .retries "$ABSHIFT_TESTENV/apply.json")
 
@@ -58,4 +58,7 @@ print(f"| (c) kubectl get \\| jq \\| kubectl apply | {ko} | {ks:.2f} | {k:.0f} |
 print()
 print(f"abshift / raw POST = {a / r:.0%}; abshift / raw SSA = {a / (int(ro) / ss):.0%}; abshift / kubectl = {a / k:.1f}x")
 PY
+echo
+echo "abshift's own timings (-v): $(jq -r '"\(.seconds | . * 100 | round / 100) s inside apply, \(.counts | tojson)"' "$ABSHIFT_TESTENV/apply.json")"
+grep -E 'clusters checked|wave applied' "$ABSHIFT_TESTENV/apply.log" | sed 's/^/  /' || true
 bash scripts/testenv.sh down >/dev/null 2>&1 || true

@@ -1,7 +1,9 @@
-//! `migrate apply`: recreates a plan's objects in B, wave by wave, with
-//! server-side apply. Idempotent (a journal records what B confirmed, and
-//! re-applying an object is harmless), refuses plans made for other clusters,
-//! and reads Secret values from A only at the moment they are written to B.
+//! `migrate apply`: recreates a plan's objects in B, wave by wave: a plain
+//! POST for objects B did not hold at plan time, server-side apply for the
+//! rest (and for a POST that finds the object there after all). Idempotent (a
+//! journal records what B confirmed, and re-applying an object is harmless),
+//! refuses plans made for other clusters, and reads Secret values from A at
+//! apply time (one list per namespace as each wave starts), never from the plan.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -201,6 +203,10 @@ pub async fn apply(
 ) -> Result<ApplySummary, ApplyError> {
     let started = std::time::Instant::now();
     check_clusters(plan, source, target).await?;
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "clusters checked"
+    );
     let journal_path = journal::path_for(plan_path);
     let done = if opts.dry_run {
         HashMap::new()
@@ -287,7 +293,10 @@ pub async fn apply(
                 todo.push(o);
             }
         }
+        let phase = std::time::Instant::now();
+        let to_write = todo.len();
         prefetch_secrets(&ctx, &todo).await;
+        let secrets_read = phase.elapsed();
         let ctx_ref = &ctx;
         let wave_results: Vec<ObjectResult> = futures::stream::iter(todo)
             .map(|o| async move { apply_one(ctx_ref, o).await })
@@ -307,9 +316,19 @@ pub async fn apply(
             .iter()
             .filter(|r| matches!(r.outcome, Outcome::Created | Outcome::Updated))
             .collect();
+        let written = phase.elapsed();
         if !opts.dry_run {
             wait_until_usable(&ctx, &ready).await;
         }
+        tracing::info!(
+            wave,
+            objects = to_write,
+            secrets_read_ms = secrets_read.as_millis() as u64,
+            written_ms = (written - secrets_read).as_millis() as u64,
+            ready_ms = (phase.elapsed() - written).as_millis() as u64,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "wave applied"
+        );
         results.extend(wave_results);
         progress.wave_finished(wave);
     }
@@ -402,75 +421,194 @@ async fn apply_one(ctx: &Ctx<'_>, o: &PlannedObject) -> ObjectResult {
         namespaced: o.namespaced,
         verbs: vec![],
     };
-    let mut path = format!(
-        "{}/{}?fieldManager={FIELD_MANAGER}",
-        rt.collection_path(o.namespace.as_deref()),
-        o.name
-    );
+    let what = format!("applying {object}");
+    let bytes = serde_json::to_vec(&body).expect("manifest serialises");
+    drop(body);
+    let collection = rt.collection_path(o.namespace.as_deref());
+    let dry = if ctx.opts.dry_run { "&dryRun=All" } else { "" };
+    // An object absent from B when the plan was made is created with a plain
+    // POST: the API server does less work for it than for a server-side apply
+    // (no merge, no apply-time ownership computation). Its fields are recorded
+    // for manager `abshift` (operation Update). If it exists after all (a re-run
+    // without journal, or someone created it since), server-side apply below
+    // takes over as for any other object.
+    if o.action == Action::Create && created_with_post(o) {
+        let post = format!("{collection}?fieldManager={FIELD_MANAGER}{dry}");
+        let resp =
+            match send_write(ctx, Method::POST, &post, &bytes, "application/json", &what).await {
+                Ok(r) => r,
+                Err(e) => return result(Outcome::Failed, Some(e.to_string())),
+            };
+        if resp.status != http::StatusCode::CONFLICT {
+            return finish(ctx, o, &object, resp, &what);
+        }
+    }
+    let mut path = format!("{collection}/{}?fieldManager={FIELD_MANAGER}{dry}", o.name);
     if force {
         path.push_str("&force=true");
     }
-    if ctx.opts.dry_run {
-        path.push_str("&dryRun=All");
-    }
-    let what = format!("applying {object}");
-    let bytes = serde_json::to_vec(&body).expect("manifest serialises");
-    // A custom resource can be refused with 404 for a moment after its CRD is
-    // Established, until the API server serves the new group: poll briefly.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let resp = loop {
-        ctx.writes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match ctx
-            .target
-            .send(
+    let apply = |path: String| {
+        let (bytes, what) = (&bytes, &what);
+        async move {
+            send_write(
+                ctx,
                 Method::PATCH,
                 &path,
-                Some(bytes.clone()),
-                Some("application/apply-patch+yaml"),
-                &what,
+                bytes,
+                "application/apply-patch+yaml",
+                what,
             )
             .await
-        {
-            Err(e) => return result(Outcome::Failed, Some(e.to_string())),
-            Ok(r)
-                if r.status == http::StatusCode::NOT_FOUND
-                    && !ctx.opts.dry_run
-                    && std::time::Instant::now() < deadline
-                    && resource_not_served(&r) =>
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            }
-            Ok(r) => break r,
         }
+    };
+    let mut resp = match apply(path.clone()).await {
+        Ok(r) => r,
+        Err(e) => return result(Outcome::Failed, Some(e.to_string())),
+    };
+    // Fields abshift itself wrote with a POST (an earlier run's create) are
+    // owned by "abshift" with operation Update, which server-side apply treats
+    // as another manager: taking them over is taking our own fields back.
+    if resp.status == http::StatusCode::CONFLICT && !force && conflicts_only_with_ourselves(&resp) {
+        resp = match apply(format!("{path}&force=true")).await {
+            Ok(r) => r,
+            Err(e) => return result(Outcome::Failed, Some(e.to_string())),
+        };
+    }
+    match resp.status.as_u16() {
+        409 if already_there(ctx, o, &rt).await => {
+            ctx.record(&object, Outcome::Unchanged, None);
+            result(
+                Outcome::Unchanged,
+                Some(
+                    "B already holds this content (another manager owns some of its fields)".into(),
+                ),
+            )
+        }
+        409 => {
+            let message = resp
+                .json()
+                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+                .unwrap_or_default();
+            result(
+                Outcome::Failed,
+                Some(format!(
+                    "{message}; B holds fields another manager set to other values: re-run with --on-conflict overwrite to take them over, or skip to keep B's copy"
+                )),
+            )
+        }
+        _ => finish(ctx, o, &object, resp, &what),
+    }
+}
+
+/// Services stay with server-side apply: on Kubernetes 1.20, applying a
+/// Service that was created by POST (a re-run without journal) is refused with
+/// "nodePort: provided port is already allocated" (seen in the e2e estate).
+fn created_with_post(o: &PlannedObject) -> bool {
+    !(o.api_version == "v1" && o.kind == "Service")
+}
+
+/// One write to B, counted. A custom resource can be refused with 404 for a
+/// moment after its CRD is Established, until the API server serves the new
+/// group: poll briefly.
+async fn send_write(
+    ctx: &Ctx<'_>,
+    method: Method,
+    path: &str,
+    bytes: &[u8],
+    content_type: &str,
+    what: &str,
+) -> Result<crate::cluster::RawResponse, ClusterError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        ctx.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let r = ctx
+            .target
+            .send(
+                method.clone(),
+                path,
+                Some(bytes.to_vec()),
+                Some(content_type),
+                what,
+            )
+            .await?;
+        if r.status == http::StatusCode::NOT_FOUND
+            && !ctx.opts.dry_run
+            && std::time::Instant::now() < deadline
+            && resource_not_served(&r)
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            continue;
+        }
+        return Ok(r);
+    }
+}
+
+/// The outcome of a write B answered (POST or apply), but for apply conflicts.
+fn finish(
+    ctx: &Ctx<'_>,
+    o: &PlannedObject,
+    object: &ObjectRef,
+    resp: crate::cluster::RawResponse,
+    what: &str,
+) -> ObjectResult {
+    let result = |outcome, detail: Option<String>| ObjectResult {
+        object: object.clone(),
+        wave: o.wave,
+        outcome,
+        detail,
+        resumed: false,
     };
     match resp.status.as_u16() {
         200 | 201 if ctx.opts.dry_run => result(Outcome::Accepted, None),
         200 | 201 => {
-            let uid = resp.json().and_then(|v| v.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string));
+            let uid = uid_of(&resp.body);
             if let Some(uid) = &uid {
                 ctx.uids.lock().expect("uid map").insert(object.key(), uid.clone());
             }
             let outcome = if resp.status.as_u16() == 201 { Outcome::Created } else { Outcome::Updated };
-            ctx.record(&object, outcome, uid);
+            ctx.record(object, outcome, uid);
             result(outcome, None)
         }
         404 if ctx.opts.dry_run && o.depends_on.iter().any(|d| ctx.created_by_plan.contains(&d.key())) => {
             result(Outcome::Deferred, Some("depends on objects this plan creates first (namespace, CRD); the server cannot check it before they exist".into()))
         }
-        409 if already_there(ctx, o, &rt).await => {
-            ctx.record(&object, Outcome::Unchanged, None);
-            result(Outcome::Unchanged, Some("B already holds this content (another manager owns some of its fields)".into()))
-        }
-        409 => {
-            let message = resp.json().and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string)).unwrap_or_default();
-            result(
-                Outcome::Failed,
-                Some(format!("{message}; B holds fields another manager set to other values: re-run with --on-conflict overwrite to take them over, or skip to keep B's copy")),
-            )
-        }
-        _ => result(Outcome::Failed, Some(ctx.target.status_error(&resp, &what).to_string())),
+        _ => result(Outcome::Failed, Some(ctx.target.status_error(&resp, what).to_string())),
     }
+}
+
+/// `metadata.uid` of a written object, without building the whole document.
+fn uid_of(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        uid: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Obj {
+        metadata: Meta,
+    }
+    serde_json::from_slice::<Obj>(body).ok()?.metadata.uid
+}
+
+/// A 409 from server-side apply whose every conflict is with fields "abshift"
+/// wrote by POST/update ("conflict with \"abshift\" using v1"), none with
+/// another manager's.
+fn conflicts_only_with_ourselves(resp: &crate::cluster::RawResponse) -> bool {
+    let ours = format!("conflict with \"{FIELD_MANAGER}\" using ");
+    resp.json()
+        .and_then(|v| {
+            v.pointer("/details/causes")
+                .and_then(Value::as_array)
+                .cloned()
+        })
+        .is_some_and(|causes| {
+            !causes.is_empty()
+                && causes.iter().all(|c| {
+                    c.get("message")
+                        .and_then(Value::as_str)
+                        .is_some_and(|m| m.starts_with(&ours))
+                })
+        })
 }
 
 /// A server-side-apply conflict on content B already holds is not a conflict
@@ -626,20 +764,29 @@ async fn build_body(ctx: &Ctx<'_>, o: &PlannedObject) -> Result<Value, (Outcome,
     }
     if let Some(planned_digest) = &o.secret_digest {
         let ns = o.namespace.as_deref().unwrap_or("");
-        let path = format!("/api/v1/namespaces/{ns}/secrets/{}", o.name);
-        let live: Value = ctx
-            .source
-            .get_json(
-                &path,
-                &format!("reading Secret {ns}/{} from the source", o.name),
-            )
-            .await
-            .map_err(|e| {
-                (
-                    Outcome::Failed,
-                    format!("{e}; the Secret's value is read from A at apply time"),
-                )
-            })?;
+        let listed = ctx
+            .live_secrets
+            .lock()
+            .expect("secret map")
+            .remove(&(ns.to_string(), o.name.clone()));
+        let live: Value = match listed {
+            Some(v) => v,
+            None => {
+                let path = format!("/api/v1/namespaces/{ns}/secrets/{}", o.name);
+                ctx.source
+                    .get_json(
+                        &path,
+                        &format!("reading Secret {ns}/{} from the source", o.name),
+                    )
+                    .await
+                    .map_err(|e| {
+                        (
+                            Outcome::Failed,
+                            format!("{e}; the Secret's value is read from A at apply time"),
+                        )
+                    })?
+            }
+        };
         let digest = secret_digest(&live);
         if &digest != planned_digest && !ctx.opts.allow_drift {
             return Err((Outcome::Drifted, "its value changed in A since the plan was made; re-plan, or re-run with --allow-drift to copy the current value".into()));
@@ -678,20 +825,29 @@ async fn prefetch_secrets(ctx: &Ctx<'_>, todo: &[&PlannedObject]) {
         namespaced: true,
         verbs: vec![],
     };
-    let mut map = HashMap::new();
-    for (ns, names) in wanted {
-        // Only worth a list when several Secrets of the namespace are due.
-        if names.len() < 2 {
-            continue;
-        }
-        let keep = |v: Value| {
-            let name = crate::model::str_at(&v, &["metadata", "name"])?.to_string();
-            names.contains(&name).then_some(((ns.clone(), name), v))
-        };
-        if let Ok(items) = ctx.source.list(&secrets, Some(&ns), None, 500, keep).await {
-            map.extend(items);
-        }
-    }
+    // Only worth a list when several Secrets of the namespace are due; the
+    // lists run as many at a time as the writes will.
+    let lists = wanted
+        .into_iter()
+        .filter(|(_, names)| names.len() >= 2)
+        .map(|(ns, names)| {
+            let secrets = &secrets;
+            async move {
+                let keep = |v: Value| {
+                    let name = crate::model::str_at(&v, &["metadata", "name"])?.to_string();
+                    names.contains(&name).then_some(((ns.clone(), name), v))
+                };
+                ctx.source
+                    .list(secrets, Some(&ns), None, 500, keep)
+                    .await
+                    .unwrap_or_default()
+            }
+        });
+    let map: HashMap<(String, String), Value> = futures::stream::iter(lists)
+        .buffer_unordered(ctx.opts.concurrency.max(1))
+        .flat_map(futures::stream::iter)
+        .collect()
+        .await;
     *ctx.live_secrets.lock().expect("secret map") = map;
 }
 
@@ -701,6 +857,9 @@ async fn prefetch_secrets(ctx: &Ctx<'_>, todo: &[&PlannedObject]) {
 /// of the next wave to report, with the server's own words.
 async fn wait_until_usable(ctx: &Ctx<'_>, created: &[&ObjectResult]) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Checked side by side: a wave of many namespaces would otherwise wait
+    // for one GET after another.
+    let mut checks = Vec::new();
     for r in created {
         let (group, _) = split_api_version(&r.object.api_version);
         let (path, check): (String, fn(&Value) -> bool) = match (group, r.object.kind.as_str()) {
@@ -723,17 +882,79 @@ async fn wait_until_usable(ctx: &Ctx<'_>, created: &[&ObjectResult]) {
             }),
             _ => continue,
         };
-        loop {
-            let ok = ctx
-                .target
-                .get_json::<Value>(&path, "waiting for readiness")
-                .await
-                .map(|v| check(&v))
-                .unwrap_or(false);
-            if ok || std::time::Instant::now() > deadline {
-                break;
+        checks.push(async move {
+            loop {
+                let ok = ctx
+                    .target
+                    .get_json::<Value>(&path, "waiting for readiness")
+                    .await
+                    .map(|v| check(&v))
+                    .unwrap_or(false);
+                if ok || std::time::Instant::now() > deadline {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        });
+    }
+    futures::stream::iter(checks)
+        .buffer_unordered(ctx.opts.concurrency.max(1))
+        .collect::<Vec<()>>()
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::RawResponse;
+
+    fn answer(status: u16, body: Value) -> RawResponse {
+        RawResponse {
+            status: http::StatusCode::from_u16(status).unwrap(),
+            body: serde_json::to_vec(&body).unwrap().into(),
         }
+    }
+
+    fn conflict(managers: &[&str]) -> RawResponse {
+        let causes: Vec<Value> = managers
+            .iter()
+            .map(|m| json!({"reason": "FieldManagerConflict", "message": m, "field": ".data.a"}))
+            .collect();
+        answer(
+            409,
+            json!({"kind": "Status", "code": 409, "reason": "Conflict", "details": {"causes": causes}}),
+        )
+    }
+
+    #[test]
+    fn only_conflicts_with_our_own_post_are_taken_back() {
+        // As B's API server words them (Kubernetes 1.20): an Update-operation
+        // manager is named with its API version.
+        assert!(conflicts_only_with_ourselves(&conflict(&[
+            "conflict with \"abshift\" using v1"
+        ])));
+        assert!(!conflicts_only_with_ourselves(&conflict(&[
+            "conflict with \"abshift\" using v1",
+            "conflict with \"kubectl\" using v1",
+        ])));
+        assert!(!conflicts_only_with_ourselves(&conflict(&[
+            "conflict with \"abshift-other\" using v1"
+        ])));
+        assert!(!conflicts_only_with_ourselves(&conflict(&[])));
+        assert!(!conflicts_only_with_ourselves(&answer(
+            409,
+            json!({"reason": "AlreadyExists"})
+        )));
+    }
+
+    #[test]
+    fn uid_is_read_from_the_written_object() {
+        let body = serde_json::to_vec(
+            &json!({"kind": "ConfigMap", "metadata": {"name": "x", "uid": "u-1", "managedFields": [{}]}, "data": {"a": "b"}}),
+        )
+        .unwrap();
+        assert_eq!(uid_of(&body).as_deref(), Some("u-1"));
+        assert_eq!(uid_of(b"{\"metadata\":{}}"), None);
+        assert_eq!(uid_of(b"not json"), None);
     }
 }
