@@ -32,7 +32,7 @@ mkdir -p plans
 echo "report for reviewers: plans/demo-report.html (one self-contained file; open it in a browser)"
 step "Review the preflight findings (abshift report --format md)"
 "$ABSHIFT" report plans/demo-plan.json --format md -o plans/demo-report.md
-grep -E '^- \*\*' plans/demo-report.md | sed -E 's/\*\*//g; s/  $//'
+grep -E '^- \*\*' plans/demo-report.md | sed -E 's/\*\*//g; s/\\(.)/\1/g; s/  $//'
 echo "(why and what to do for each, waves, objects, skipped: plans/demo-report.md, plans/demo-report.html)"
 
 step "Server-side dry run against paas-b, outcome per object added to a report (runbook step 3)"
