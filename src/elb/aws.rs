@@ -438,31 +438,22 @@ impl LoadBalancerApi for Aws {
     async fn register(&self, lb: &LbRef, ids: &[String]) -> Result<(), ElbError> {
         match lb.kind {
             LbKind::Classic => {
-                let mut req = self
-                    .elb
+                self.elb
                     .register_instances_with_load_balancer()
-                    .load_balancer_name(&lb.id);
-                for id in ids {
-                    req = req.instances(
-                        aws_sdk_elasticloadbalancing::types::Instance::builder()
-                            .instance_id(id)
-                            .build(),
-                    );
-                }
-                req.send().await.map_err(|e| {
-                    classify("elasticloadbalancing:RegisterInstancesWithLoadBalancer", e)
-                })?;
+                    .load_balancer_name(&lb.id)
+                    .set_instances(Some(classic_instances(ids)))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        classify("elasticloadbalancing:RegisterInstancesWithLoadBalancer", e)
+                    })?;
             }
             LbKind::TargetGroup => {
-                let mut req = self.elbv2.register_targets().target_group_arn(&lb.id);
-                for id in ids {
-                    req = req.targets(
-                        aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
-                            .id(id)
-                            .build(),
-                    );
-                }
-                req.send()
+                self.elbv2
+                    .register_targets()
+                    .target_group_arn(&lb.id)
+                    .set_targets(Some(target_descriptions(ids)))
+                    .send()
                     .await
                     .map_err(|e| classify("elasticloadbalancing:RegisterTargets", e))?;
             }
@@ -473,40 +464,55 @@ impl LoadBalancerApi for Aws {
     async fn deregister(&self, lb: &LbRef, ids: &[String]) -> Result<(), ElbError> {
         match lb.kind {
             LbKind::Classic => {
-                let mut req = self
-                    .elb
+                self.elb
                     .deregister_instances_from_load_balancer()
-                    .load_balancer_name(&lb.id);
-                for id in ids {
-                    req = req.instances(
-                        aws_sdk_elasticloadbalancing::types::Instance::builder()
-                            .instance_id(id)
-                            .build(),
-                    );
-                }
-                req.send().await.map_err(|e| {
-                    classify(
-                        "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
-                        e,
-                    )
-                })?;
+                    .load_balancer_name(&lb.id)
+                    .set_instances(Some(classic_instances(ids)))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        classify(
+                            "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+                            e,
+                        )
+                    })?;
             }
             LbKind::TargetGroup => {
-                let mut req = self.elbv2.deregister_targets().target_group_arn(&lb.id);
-                for id in ids {
-                    req = req.targets(
-                        aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
-                            .id(id)
-                            .build(),
-                    );
-                }
-                req.send()
+                self.elbv2
+                    .deregister_targets()
+                    .target_group_arn(&lb.id)
+                    .set_targets(Some(target_descriptions(ids)))
+                    .send()
                     .await
                     .map_err(|e| classify("elasticloadbalancing:DeregisterTargets", e))?;
             }
         }
         Ok(())
     }
+}
+
+/// Instance ids as a classic ELB names members in (de)registration requests.
+fn classic_instances(ids: &[String]) -> Vec<aws_sdk_elasticloadbalancing::types::Instance> {
+    ids.iter()
+        .map(|id| {
+            aws_sdk_elasticloadbalancing::types::Instance::builder()
+                .instance_id(id)
+                .build()
+        })
+        .collect()
+}
+
+/// Instance ids as a target group names members in (de)registration requests.
+fn target_descriptions(
+    ids: &[String],
+) -> Vec<aws_sdk_elasticloadbalancingv2::types::TargetDescription> {
+    ids.iter()
+        .map(|id| {
+            aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+                .id(id)
+                .build()
+        })
+        .collect()
 }
 
 /// Classic ELB states. During connection draining AWS keeps reporting the
