@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build-k8s.sh >/dev/null
-cargo test --locked --all-targets --no-fail-fast "$@"
+cargo test --locked --workspace --all-targets --no-fail-fast "$@"

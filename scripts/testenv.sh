@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Two real Kubernetes control planes on loopback (etcd + kube-apiserver +
 # kube-controller-manager each), for tests and the demo. No nodes, no kubelet:
-# controllers still create their objects (ReplicaSets, Pods, Endpoints, tokens).
+# controllers still create their objects (ReplicaSets, Pods, Endpoints, tokens;
+# from 1.24 on, ServiceAccount token Secrets only when one is created by hand).
 #
-#   scripts/testenv.sh up      start paas-a and paas-b (builds the binaries once)
+#   scripts/testenv.sh up [A=<ver>] [B=<ver>]
+#                              start paas-a and paas-b (builds the binaries once
+#                              per version); an env already running at other
+#                              versions is restarted, one at the same is reused
 #   scripts/testenv.sh down    stop them (by recorded pid) and remove state
 #   scripts/testenv.sh status  exit 0 when both answer /readyz
+#
+# Kubernetes version per side: ABSHIFT_A_VERSION / ABSHIFT_B_VERSION, or the
+# A=/B= words after `up` (they win); default 1.20.2 for both. Binaries come
+# from `K8S_VERSION=<ver> scripts/build-k8s.sh`; etcd is Debian's 3.4 for old
+# versions and scripts/build-etcd.sh's 3.5 for new ones (see etcd_for). Each
+# side's version is recorded in $ABSHIFT_TESTENV/<cluster>/version.
 #
 # State lives in $ABSHIFT_TESTENV (default: <repo>/.testenv). The kubeconfig
 # there has contexts paas-a, paas-b (admin) and paas-a-readonly, paas-b-readonly
@@ -17,6 +27,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ENV_DIR="${ABSHIFT_TESTENV:-$ROOT/.testenv}"
 CLUSTERS=(paas-a paas-b)
+DEFAULT_VERSION=1.20.2
+# Requested Kubernetes version per cluster (set in cmd_up).
+declare -A WANT=()
 READY_TIMEOUT="${ABSHIFT_TESTENV_TIMEOUT:-120}"
 
 log() { echo "[testenv] $*" >&2; }
@@ -34,6 +47,62 @@ wait_for() {
     sleep 0.2
   done
   log "$what ready"
+}
+
+# Minor number of a "1.N.P" version.
+minor_of() { local rest=${1#*.}; echo "${rest%%.*}"; }
+
+# The etcd binary for a Kubernetes version. Debian's etcd (3.4.23) is what the
+# 1.20 side has always run on, so old versions keep it. Newer apiservers ask
+# etcd for watch progress (WatchList, from 1.27; consistent lists from the watch
+# cache, on by default since 1.31) and gate that on etcd 3.4.31+/3.5.13+: a 1.34
+# apiserver on 3.4.23 starts but logs "RequestWatchProgress feature is not
+# supported" and runs degraded, unlike any real 1.34 cluster (those run 3.5+;
+# kubeadm has shipped 3.5 since 1.22). So from 1.27 on use the etcd 3.5 that
+# scripts/build-etcd.sh builds and caches.
+etcd_for() {
+  if (( $(minor_of "$1") >= 27 )); then
+    local dir
+    dir=$("$ROOT/scripts/build-etcd.sh") || return 1
+    echo "$dir/etcd"
+  else
+    command -v etcd || { log "etcd not installed (apt-get install etcd-server)"; return 1; }
+  fi
+}
+
+# kube-apiserver flags that depend on the version, one per line.
+apiserver_version_flags() {
+  local minor; minor=$(minor_of "$1")
+  # Up to 1.23 the unauthenticated HTTP port defaults to 127.0.0.1:8080 (both
+  # clusters would collide on it); 0 turns it off. The flag is gone in 1.24.
+  if (( minor < 24 )); then echo --insecure-port=0; fi
+}
+
+# kube-controller-manager flags that depend on the version, one per line.
+controller_manager_version_flags() {
+  local minor off; minor=$(minor_of "$1")
+  # Up to 1.23 the unauthenticated HTTP port defaults to 10252 (both clusters
+  # would collide on it); 0 turns it off. The flag is gone in 1.24.
+  if (( minor < 24 )); then echo --port=0; fi
+  # Controllers that need nodes or a cloud provider are off; everything else
+  # (deployments, replicasets, endpoints, service accounts, tokens, GC, ...)
+  # runs. An unknown name in --controllers is a fatal flag error, so the list
+  # must match the version.
+  if (( minor < 28 )); then
+    off=nodeipam,nodelifecycle,cloud-node-lifecycle,service,route,attachdetach
+    off+=,persistentvolume-binder,persistentvolume-expander
+  else
+    # 1.28 renamed controllers to "<thing>-controller" (old names survive as
+    # aliases): service -> service-lb-controller, route -> node-route-controller,
+    # attachdetach -> persistentvolume-attach-detach-controller, ...
+    off=node-ipam-controller,node-lifecycle-controller,cloud-node-lifecycle-controller
+    off+=,service-lb-controller,node-route-controller,persistentvolume-attach-detach-controller
+    off+=,persistentvolume-binder-controller,persistentvolume-expander-controller
+    # 1.29 split taint-based eviction out of node-lifecycle into its own
+    # controller (it was off with node-lifecycle before; keep it off).
+    if (( minor >= 29 )); then off+=,taint-eviction-controller; fi
+  fi
+  echo "--controllers=*,-${off//,/,-}"
 }
 
 stop_all() {
@@ -68,8 +137,9 @@ make_certs() {
 }
 
 start_cluster() {
-  local name=$1 bin=$2 dir="$ENV_DIR/$1"
+  local name=$1 version=$2 bin=$3 etcd_bin=$4 dir="$ENV_DIR/$1"
   mkdir -p "$dir/etcd" "$dir/certs"
+  echo "$version" >"$dir/version"
   make_certs "$dir/certs"
   local etcd_port etcd_peer api_port
   etcd_port=$(free_port); etcd_peer=$(free_port); api_port=$(free_port)
@@ -78,7 +148,7 @@ start_cluster() {
   printf '%s,admin,admin,system:masters\n%s,readonly,readonly,abshift:readonly\n' \
     "$admin_token" "$ro_token" >"$dir/tokens.csv"
 
-  etcd --name "$name" --data-dir "$dir/etcd" \
+  "$etcd_bin" --name "$name" --data-dir "$dir/etcd" \
     --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
     --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
     --initial-cluster "$name=http://127.0.0.1:$etcd_peer" \
@@ -89,10 +159,12 @@ start_cluster() {
 
   # Service and pod addresses are never dialled by tests (no nodes); the
   # service range sits in loopback so that even an accidental dial stays local.
+  local version_flags
+  mapfile -t version_flags < <(apiserver_version_flags "$version")
   "$bin/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
-    --secure-port "$api_port" --insecure-port 0 \
+    --secure-port "$api_port" \
     --cert-dir "$dir/certs" --tls-cert-file "$dir/certs/apiserver.crt" --tls-private-key-file "$dir/certs/apiserver.key" \
     --client-ca-file "$dir/certs/ca.crt" \
     --service-account-issuer "https://$name.abshift.test" \
@@ -106,6 +178,7 @@ start_cluster() {
     --allow-privileged=true \
     --max-requests-inflight 800 --max-mutating-requests-inflight 400 \
     --profiling=false \
+    "${version_flags[@]}" \
     >"$dir/apiserver.log" 2>&1 &
   echo $! >"$dir/apiserver.pid"
   echo "$api_port" >"$dir/api.port"
@@ -173,7 +246,7 @@ apply_readonly_rbac() {
 }
 
 start_controller_manager() {
-  local name=$1 bin=$2 dir="$ENV_DIR/$1"
+  local name=$1 version=$2 bin=$3 dir="$ENV_DIR/$1"
   local kc="$dir/controller-manager.kubeconfig" port
   port=$(cat "$dir/api.port")
   cat >"$kc" <<KC
@@ -190,31 +263,74 @@ contexts:
 - name: cm
   context: {cluster: c, user: u}
 KC
+  local version_flags
+  mapfile -t version_flags < <(controller_manager_version_flags "$version")
   "$bin/kube-controller-manager" \
     --kubeconfig "$kc" \
     --service-account-private-key-file "$dir/certs/sa.key" \
     --root-ca-file "$dir/certs/ca.crt" \
     --use-service-account-credentials=false \
-    --leader-elect=false --secure-port 0 --port 0 \
-    --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service,-route,-attachdetach,-persistentvolume-binder,-persistentvolume-expander' \
+    --leader-elect=false --secure-port 0 \
     --profiling=false \
+    "${version_flags[@]}" \
     >"$dir/controller-manager.log" 2>&1 &
   echo $! >"$dir/controller-manager.pid"
 }
 
-cmd_up() {
-  command -v etcd >/dev/null || die "etcd not installed (apt-get install etcd-server)"
-  command -v curl >/dev/null || die "curl not installed"
-  local bin
-  bin=$("$ROOT/scripts/build-k8s.sh")
-  if [[ -f "$ENV_DIR/kubeconfig" ]] && cmd_status 2>/dev/null; then
-    log "already running ($ENV_DIR/kubeconfig)"
-    return 0
+# The versions the running env was started with match the requested ones.
+versions_match() {
+  local name
+  for name in "${CLUSTERS[@]}"; do
+    [[ "$(cat "$ENV_DIR/$name/version" 2>/dev/null)" == "${WANT[$name]}" ]] || return 1
+  done
+}
+
+stop_watcher() {
+  if [[ -f "$ENV_DIR/watcher.pid.keep" ]]; then
+    local w; w=$(cat "$ENV_DIR/watcher.pid.keep")
+    if [[ "$w" != "$$" ]]; then kill "$w" 2>/dev/null || true; fi
   fi
+}
+
+cmd_up() {
+  command -v curl >/dev/null || die "curl not installed"
+  WANT[paas-a]=${ABSHIFT_A_VERSION:-$DEFAULT_VERSION}
+  WANT[paas-b]=${ABSHIFT_B_VERSION:-$DEFAULT_VERSION}
+  local arg
+  for arg in "$@"; do
+    case "$arg" in
+      A=*) WANT[paas-a]=${arg#A=} ;;
+      B=*) WANT[paas-b]=${arg#B=} ;;
+      *) die "unknown argument '$arg' (usage: $0 up [A=<version>] [B=<version>])" ;;
+    esac
+  done
+  local name
+  for name in "${CLUSTERS[@]}"; do
+    WANT[$name]=${WANT[$name]#v}
+    [[ "${WANT[$name]}" =~ ^1\.[0-9]+\.[0-9]+$ ]] || die "$name: version '${WANT[$name]}' is not of the form 1.N.P"
+  done
+  # Binaries first (a build can take minutes; a running env stays up meanwhile).
+  declare -A bin=() etcd_bin=()
+  for name in "${CLUSTERS[@]}"; do
+    bin[$name]=$(K8S_VERSION="${WANT[$name]}" "$ROOT/scripts/build-k8s.sh") \
+      || die "$name: could not build Kubernetes ${WANT[$name]}"
+    etcd_bin[$name]=$(etcd_for "${WANT[$name]}") || die "$name: no etcd for Kubernetes ${WANT[$name]}"
+  done
+  if [[ -f "$ENV_DIR/kubeconfig" ]] && cmd_status 2>/dev/null; then
+    if versions_match; then
+      log "already running ($ENV_DIR/kubeconfig, paas-a ${WANT[paas-a]}, paas-b ${WANT[paas-b]})"
+      return 0
+    fi
+    log "running with other versions (paas-a $(cat "$ENV_DIR/paas-a/version" 2>/dev/null || echo '?'), paas-b $(cat "$ENV_DIR/paas-b/version" 2>/dev/null || echo '?')): restarting"
+  fi
+  stop_watcher
   stop_all
   rm -rf "$ENV_DIR"
   mkdir -p "$ENV_DIR"
-  for name in "${CLUSTERS[@]}"; do start_cluster "$name" "$bin"; done
+  for name in "${CLUSTERS[@]}"; do
+    log "$name: Kubernetes ${WANT[$name]}, $("${etcd_bin[$name]}" --version | head -n1)"
+    start_cluster "$name" "${WANT[$name]}" "${bin[$name]}" "${etcd_bin[$name]}"
+  done
   for name in "${CLUSTERS[@]}"; do
     if ! wait_for "$name apiserver" "$READY_TIMEOUT" readyz "$name"; then
       tail -n 20 "$ENV_DIR/$name/apiserver.log" >&2
@@ -222,7 +338,7 @@ cmd_up() {
       die "$name: kube-apiserver not ready within ${READY_TIMEOUT}s (log: $ENV_DIR/$name/apiserver.log)"
     fi
     apply_readonly_rbac "$name"
-    start_controller_manager "$name" "$bin"
+    start_controller_manager "$name" "${WANT[$name]}" "${bin[$name]}"
   done
   write_kubeconfig
   if [[ -n "${ABSHIFT_TESTENV_OWNER_PID:-}" ]]; then
@@ -231,7 +347,7 @@ cmd_up() {
       >/dev/null 2>&1 </dev/null &
     echo $! >"$ENV_DIR/watcher.pid.keep"
   fi
-  log "up: export KUBECONFIG=$ENV_DIR/kubeconfig (contexts paas-a, paas-b, paas-a-readonly, paas-b-readonly)"
+  log "up: export KUBECONFIG=$ENV_DIR/kubeconfig (contexts paas-a, paas-b, paas-a-readonly, paas-b-readonly; paas-a ${WANT[paas-a]}, paas-b ${WANT[paas-b]})"
 }
 
 cmd_status() {
@@ -246,13 +362,9 @@ cmd_status() {
 }
 
 case "${1:-}" in
-  up) cmd_up ;;
-  down)
-    if [[ -f "$ENV_DIR/watcher.pid.keep" ]]; then
-      w=$(cat "$ENV_DIR/watcher.pid.keep")
-      [[ "$w" != "$$" ]] && kill "$w" 2>/dev/null || true
-    fi
-    stop_all; rm -rf "$ENV_DIR"; log "down" ;;
-  status) cmd_status && log "both clusters ready" ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  up) shift; cmd_up "$@" ;;
+  down) stop_watcher; stop_all; rm -rf "$ENV_DIR"; log "down" ;;
+  status)
+    cmd_status && log "both clusters ready (paas-a $(cat "$ENV_DIR/paas-a/version" 2>/dev/null || echo '?'), paas-b $(cat "$ENV_DIR/paas-b/version" 2>/dev/null || echo '?'))" ;;
+  *) echo "usage: $0 up [A=<version>] [B=<version>] | down | status" >&2; exit 2 ;;
 esac

@@ -1,15 +1,20 @@
 //! abshift entry point: parse the command line, dispatch, map errors to exit codes.
-//! Everything else lives in the library so tests can reach it.
+//! Everything else lives in the crates under crates/; this crate alone knows clap.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use abshift::cli::{self, Cli};
+mod cli;
+mod commands;
+mod error;
+mod logging;
+
+use cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    abshift::logging::init(cli.verbose, cli.quiet);
+    logging::init(cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -3,8 +3,8 @@
 
 use std::process::{Command, Output};
 
-use abshift::diff::Action;
-use abshift::plan::{ClusterInfo, PLAN_VERSION, Plan, PlannedObject, Selection, Summary};
+use abshift_core::diff::Action;
+use abshift_core::plan::{ClusterInfo, PLAN_VERSION, Plan, PlannedObject, Selection, Summary};
 use serde_json::json;
 
 fn plan_file(dir: &std::path::Path) -> std::path::PathBuf {

@@ -3,13 +3,13 @@
 //! real estate's report; without it a representative plan is generated (and
 //! written to ABSHIFT_REPORT_HTML_WRITE when that is set).
 
-use abshift::diff::Action;
-use abshift::model::ObjectRef;
-use abshift::plan::{
+use abshift_core::diff::Action;
+use abshift_core::model::ObjectRef;
+use abshift_core::plan::{
     ClusterInfo, Finding, PLAN_VERSION, Plan, PlannedObject, PulledIn, Selection, Severity,
     SkippedObject, Summary, Warning,
 };
-use abshift::report::{Format, render};
+use abshift_core::report::{Format, render};
 use serde_json::json;
 
 #[path = "support/html.rs"]

@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use abshift::elb::names::{
+use abshift_elb::names::{
     ROLE_INGRESS, TAG_CLUSTER, TAG_ROLE, TF_LIVE_LB_NAME, TF_LIVE_TARGET_GROUP_ARN,
     TF_PRELIVE_LB_NAME, TF_PRELIVE_TARGET_GROUP_ARN, TF_STATE_BUCKET,
 };
-use abshift::elb::tf::{LbRole, TfOutputs};
+use abshift_elb::tf::{LbRole, TfOutputs};
 use hcl::{Block, Body, Expression, ObjectKey, TraversalOperator};
 
 const ROLES: [LbRole; 2] = [LbRole::Live, LbRole::PreLive];

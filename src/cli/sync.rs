@@ -2,12 +2,6 @@
 //! during the cutover window, and prove afterwards that both hold the same keys and values.
 //! This module is the CLI edge: flags, signals, printing; the engine lives in `engine`.
 
-pub mod checkpoint;
-pub mod consul;
-pub mod engine;
-pub mod etcd;
-pub mod store;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -17,11 +11,11 @@ use clap::{Args, Subcommand};
 use tokio::sync::watch;
 
 use crate::error::UsageError;
-use checkpoint::Checkpoint;
-use consul::ConsulStore;
-use engine::{Engine, EngineOptions, Mode, Report, VerifyReport};
-use etcd::EtcdStore;
-use store::{KvStore, Scope, show_key};
+use abshift_sync::checkpoint::Checkpoint;
+use abshift_sync::consul::ConsulStore;
+use abshift_sync::engine::{self, Engine, EngineOptions, Mode, Report, VerifyReport};
+use abshift_sync::etcd::EtcdStore;
+use abshift_sync::store::{self, KvStore, Scope, show_key};
 
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {

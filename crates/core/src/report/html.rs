@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::diff::Action;
+use crate::outcome::Outcome;
 use crate::plan::Severity;
 
 use super::svg::{self, ACTION_COLOURS};
@@ -369,9 +370,9 @@ fn dry_run(o: &mut String, r: &Report) {
         }
     );
     let mut counts = d.counts.clone();
-    counts.insert("accepted".into(), d.accepted);
+    counts.insert(Outcome::Accepted, d.accepted);
     for (k, v) in &counts {
-        let _ = write!(o, "{} {v} &nbsp; ", outcome_badge(k));
+        let _ = write!(o, "{} {v} &nbsp; ", outcome_badge(k.as_str()));
     }
     o.push_str("</p>\n");
     let problems: Vec<_> = r.dry_run_problems().collect();
@@ -381,7 +382,7 @@ fn dry_run(o: &mut String, r: &Report) {
             let _ = write!(
                 o,
                 "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"name\">{}</td><td>{}</td></tr>",
-                outcome_badge(&d.outcome),
+                outcome_badge(d.outcome.as_str()),
                 obj.wave,
                 esc(&short_ref(&obj.object)),
                 esc(d.detail.as_deref().unwrap_or(""))
@@ -470,7 +471,7 @@ fn row(o: &mut String, obj: &ReportObject, dry: bool, with_manifest: bool) {
     if dry {
         o.push_str("<td>");
         if let Some(d) = &obj.dry_run {
-            o.push_str(&outcome_badge(&d.outcome));
+            o.push_str(&outcome_badge(d.outcome.as_str()));
             if let Some(detail) = &d.detail {
                 let _ = write!(o, "<div class=\"muted\">{}</div>", esc(detail));
             }

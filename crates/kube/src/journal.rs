@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::model::ObjectRef;
+use abshift_core::model::ObjectRef;
+use abshift_core::outcome::Outcome;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -32,8 +33,8 @@ pub enum JournalError {
 pub struct Entry {
     #[serde(rename = "ref")]
     pub object: ObjectRef,
-    /// created, updated, unchanged or skipped.
-    pub outcome: String,
+    /// created, updated, unchanged or skipped (`Outcome::journaled`).
+    pub outcome: Outcome,
     /// The object's UID in B, so owners can be found again after a restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
@@ -229,7 +230,7 @@ mod tests {
                 namespace: Some("a".into()),
                 name: name.into(),
             },
-            outcome: "created".into(),
+            outcome: Outcome::Created,
             uid: Some("u".into()),
         }
     }

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use kube::Client;
 use serde::Serialize;
 
-use crate::model::{GroupKind, ResourceType, api_version};
+use abshift_core::model::{GroupKind, ResourceType, api_version};
 
 /// What one cluster serves.
 #[derive(Debug, Clone, Default)]
@@ -46,7 +46,7 @@ impl Catalog {
     pub fn group_failed(&self, group: &str) -> bool {
         self.failures
             .iter()
-            .any(|f| crate::model::split_api_version(&f.group_version).0 == group)
+            .any(|f| abshift_core::model::split_api_version(&f.group_version).0 == group)
     }
 }
 

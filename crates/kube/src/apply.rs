@@ -11,15 +11,14 @@ use std::sync::Mutex;
 
 use futures::StreamExt;
 use http::Method;
-use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::cli::OnConflict;
 use crate::cluster::{Cluster, ClusterError};
-use crate::diff::{Action, MIGRATED_FROM_LABEL, PLAN_ANNOTATION};
 use crate::journal::{self, Entry, Journal, JournalError};
-use crate::model::{GroupKind, ObjectKey, ObjectRef, ResourceType, split_api_version};
-use crate::plan::{Plan, PlannedObject, secret_digest};
+use abshift_core::diff::{Action, MIGRATED_FROM_LABEL, PLAN_ANNOTATION};
+use abshift_core::model::{GroupKind, ObjectKey, ObjectRef, ResourceType, split_api_version};
+use abshift_core::outcome::{ApplySummary, ObjectResult, OnConflict, Outcome};
+use abshift_core::plan::{Plan, PlannedObject, secret_digest};
 
 /// Field manager abshift's writes are recorded under in B.
 pub const FIELD_MANAGER: &str = "abshift";
@@ -58,83 +57,6 @@ pub struct ApplyOptions {
     pub concurrency: usize,
     pub on_conflict: OnConflict,
     pub allow_drift: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Created,
-    Updated,
-    Unchanged,
-    Skipped,
-    Failed,
-    /// Not attempted: something it depends on failed.
-    Blocked,
-    /// A Secret changed in A since the plan; applied only with --allow-drift.
-    Drifted,
-    /// Dry run: B's API server accepted it.
-    Accepted,
-    /// Dry run: cannot be checked before an earlier wave exists in B (its namespace, its CRD).
-    Deferred,
-}
-
-impl Outcome {
-    fn journal_word(self) -> Option<&'static str> {
-        match self {
-            Outcome::Created => Some("created"),
-            Outcome::Updated => Some("updated"),
-            Outcome::Unchanged => Some("unchanged"),
-            Outcome::Skipped => Some("skipped"),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectResult {
-    pub object: ObjectRef,
-    pub wave: usize,
-    pub outcome: Outcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// Already done by an earlier run (from the journal).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub resumed: bool,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApplySummary {
-    pub plan: String,
-    pub target: String,
-    pub dry_run: bool,
-    pub counts: std::collections::BTreeMap<String, usize>,
-    /// Objects an earlier run had already finished.
-    pub resumed: usize,
-    /// Write requests sent to B (not counting retries).
-    pub writes: u64,
-    pub retries: u64,
-    pub seconds: f64,
-    /// Every object that did not simply succeed, with why.
-    pub problems: Vec<ObjectResult>,
-}
-
-impl ApplySummary {
-    pub fn count(&self, o: Outcome) -> usize {
-        let key = serde_json::to_value(o)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        self.counts.get(&key).copied().unwrap_or(0)
-    }
-
-    /// Exit status: success only when every object is in B (or accepted, in a dry run).
-    pub fn succeeded(&self) -> bool {
-        [Outcome::Failed, Outcome::Blocked, Outcome::Drifted]
-            .iter()
-            .all(|o| self.count(*o) == 0)
-    }
 }
 
 /// Progress callbacks so the CLI can draw bars without this module knowing terminals.
@@ -263,16 +185,10 @@ pub async fn apply(
         for o in members {
             let r = o.object_ref();
             if let Some(entry) = done.get(&r) {
-                let outcome = match entry.outcome.as_str() {
-                    "created" => Outcome::Created,
-                    "updated" => Outcome::Updated,
-                    "skipped" => Outcome::Skipped,
-                    _ => Outcome::Unchanged,
-                };
                 let res = ObjectResult {
                     object: r,
                     wave,
-                    outcome,
+                    outcome: entry.outcome,
                     detail: None,
                     resumed: true,
                 };
@@ -348,11 +264,7 @@ pub async fn apply(
         ..Default::default()
     };
     for r in &results {
-        let key = serde_json::to_value(r.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        *summary.counts.entry(key).or_default() += 1;
+        *summary.counts.entry(r.outcome).or_default() += 1;
         if r.resumed {
             summary.resumed += 1;
         }
@@ -627,8 +539,8 @@ async fn already_there(ctx: &Ctx<'_>, o: &PlannedObject, rt: &ResourceType) -> b
         .secret_digest
         .as_ref()
         .is_none_or(|d| &secret_digest(&current) == d);
-    crate::normalize::normalize(&rt.group_kind(), &mut current);
-    digest_matches && crate::diff::contains(&o.manifest, &current)
+    abshift_core::normalize::normalize(&rt.group_kind(), &mut current);
+    digest_matches && abshift_core::diff::contains(&o.manifest, &current)
 }
 
 fn resource_not_served(resp: &crate::cluster::RawResponse) -> bool {
@@ -640,10 +552,10 @@ fn resource_not_served(resp: &crate::cluster::RawResponse) -> bool {
 
 impl Ctx<'_> {
     fn record(&self, object: &ObjectRef, outcome: Outcome, uid: Option<String>) {
-        if let (Some(j), Some(word)) = (self.journal, outcome.journal_word()) {
+        if let Some(j) = self.journal.filter(|_| outcome.journaled()) {
             j.record(Entry {
                 object: object.clone(),
-                outcome: word.to_string(),
+                outcome,
                 uid,
             });
         }
@@ -834,7 +746,7 @@ async fn prefetch_secrets(ctx: &Ctx<'_>, todo: &[&PlannedObject]) {
             let secrets = &secrets;
             async move {
                 let keep = |v: Value| {
-                    let name = crate::model::str_at(&v, &["metadata", "name"])?.to_string();
+                    let name = abshift_core::model::str_at(&v, &["metadata", "name"])?.to_string();
                     names.contains(&name).then_some(((ns.clone(), name), v))
                 };
                 ctx.source

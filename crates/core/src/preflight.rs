@@ -845,7 +845,7 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     fn fixture_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/preflight")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/preflight")
     }
 
     /// Multi-document YAML as planned objects (every object counts as planned).
@@ -987,7 +987,7 @@ mod tests {
     #[test]
     fn readiness_probe_is_checked_per_container_but_not_for_jobs() {
         let f = run(include_str!(
-            "../tests/fixtures/preflight/no-readiness-probe.yaml"
+            "../../../tests/fixtures/preflight/no-readiness-probe.yaml"
         ));
         assert_eq!(
             about(&f, "no-readiness-probe", "bad-web"),
@@ -1004,7 +1004,7 @@ mod tests {
     #[test]
     fn clustered_workloads_need_pre_stop_and_grace_period() {
         let f = run(include_str!(
-            "../tests/fixtures/preflight/clustered-unclean-exit.yaml"
+            "../../../tests/fixtures/preflight/clustered-unclean-exit.yaml"
         ));
         assert_eq!(
             about(&f, "clustered-unclean-exit", "bad-gossip"),
@@ -1027,7 +1027,7 @@ mod tests {
     #[test]
     fn node_ports_name_the_port_and_whether_it_is_fixed() {
         let f = run(include_str!(
-            "../tests/fixtures/preflight/node-port-service.yaml"
+            "../../../tests/fixtures/preflight/node-port-service.yaml"
         ));
         assert_eq!(
             about(&f, "node-port-service", "bad-fixed"),
@@ -1048,7 +1048,7 @@ mod tests {
     #[test]
     fn claims_and_claim_templates_name_size_class_and_volume() {
         let f = run(include_str!(
-            "../tests/fixtures/preflight/pvc-data-not-moved.yaml"
+            "../../../tests/fixtures/preflight/pvc-data-not-moved.yaml"
         ));
         assert_eq!(
             about(&f, "pvc-data-not-moved", "bad-spool"),
@@ -1067,7 +1067,7 @@ mod tests {
         // A claim bound by hand keeps its volumeName through normalisation only
         // if the planner keeps it; when present it is named.
         let mut objects = load(include_str!(
-            "../tests/fixtures/preflight/pvc-data-not-moved.yaml"
+            "../../../tests/fixtures/preflight/pvc-data-not-moved.yaml"
         ));
         objects[1].manifest["spec"]["volumeName"] = Value::from("pv-0042");
         let f = check(&objects, &fixture_presence(&objects));
@@ -1081,7 +1081,7 @@ mod tests {
     #[test]
     fn host_path_volumes_and_volumes_name_the_path() {
         let f = run(include_str!(
-            "../tests/fixtures/preflight/host-path-volume.yaml"
+            "../../../tests/fixtures/preflight/host-path-volume.yaml"
         ));
         assert_eq!(
             about(&f, "host-path-volume", "bad-log-reader"),
@@ -1102,7 +1102,7 @@ mod tests {
     #[test]
     fn missing_references_are_errors_naming_every_field() {
         let f = run(include_str!(
-            "../tests/fixtures/preflight/missing-reference.yaml"
+            "../../../tests/fixtures/preflight/missing-reference.yaml"
         ));
         let p = "Deployment pf-missing/bad-api: ";
         let t = "spec.template.spec";
@@ -1162,7 +1162,7 @@ mod tests {
     #[test]
     fn optional_references_and_binding_subjects_are_info() {
         let f = run(include_str!(
-            "../tests/fixtures/preflight/missing-optional-reference.yaml"
+            "../../../tests/fixtures/preflight/missing-optional-reference.yaml"
         ));
         assert_eq!(
             about(&f, "missing-optional-reference", "bad-binding"),
@@ -1177,7 +1177,7 @@ mod tests {
     #[test]
     fn references_outside_the_selection_are_warnings() {
         let f = run(include_str!(
-            "../tests/fixtures/preflight/reference-outside-selection.yaml"
+            "../../../tests/fixtures/preflight/reference-outside-selection.yaml"
         ));
         assert_eq!(
             about(&f, "reference-outside-selection", "bad-frontend"),
@@ -1195,7 +1195,7 @@ mod tests {
     #[test]
     fn pdbs_that_allow_no_disruption() {
         let f = run(include_str!(
-            "../tests/fixtures/preflight/pdb-blocks-drain.yaml"
+            "../../../tests/fixtures/preflight/pdb-blocks-drain.yaml"
         ));
         let one = |name: &str| {
             let got = about(&f, "pdb-blocks-drain", name);
@@ -1281,7 +1281,7 @@ mod tests {
 
     #[test]
     fn sample_estate_findings_are_the_documented_awkward_objects() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/estate");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/estate");
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())

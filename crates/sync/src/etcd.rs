@@ -482,7 +482,7 @@ impl ChangeFeed for EtcdFeed {
 #[cfg(test)]
 mod tests {
     use super::{is_compacted, map_err, range_end};
-    use crate::sync::store::StoreError;
+    use crate::store::StoreError;
 
     #[test]
     fn compaction_during_a_read_is_told_apart_from_other_errors() {

@@ -832,7 +832,7 @@ pub async fn verify<S: KvStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::store::Entry;
+    use crate::store::Entry;
 
     fn put(k: &str) -> Op {
         Op::Put(Entry {

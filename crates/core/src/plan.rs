@@ -225,8 +225,6 @@ pub enum PlanFileError {
         "plan {path} fails its checksum: it was edited or truncated after `abshift migrate plan` wrote it; re-run the plan"
     )]
     Checksum { path: String },
-    #[error("cannot write {path}: {detail}")]
-    Write { path: String, detail: String },
 }
 
 impl Plan {
@@ -378,26 +376,6 @@ impl std::io::Write for HashWriter {
     }
 }
 
-/// Writes `text` to `path` atomically (temporary file in the same directory,
-/// fsync, rename): a failure never leaves a half-written file behind.
-pub fn write_atomically(path: &Path, text: &str) -> Result<(), PlanFileError> {
-    use std::io::Write;
-    let shown = path.display().to_string();
-    let err = |e: std::io::Error| PlanFileError::Write {
-        path: shown.clone(),
-        detail: e.to_string(),
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(text.as_bytes()).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
-}
-
 /// `sha256:<hex>` of a Secret's type and data. Keys are sorted by serde_json's
 /// map, so the digest does not depend on the order the server returned them in.
 pub fn secret_digest(object: &Value) -> String {
@@ -494,16 +472,5 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(a.starts_with("sha256:"));
-    }
-
-    #[test]
-    fn atomic_write_leaves_nothing_on_failure() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("missing-dir").join("plan.json");
-        assert!(write_atomically(&target, "{}").is_err());
-        assert!(!target.exists());
-        let ok = dir.path().join("plan.json");
-        write_atomically(&ok, "{}").unwrap();
-        assert_eq!(std::fs::read_to_string(ok).unwrap(), "{}");
     }
 }

@@ -5,7 +5,53 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use abshift_core::outcome::OnConflict;
+use abshift_core::report::Format as ReportFormat;
+use abshift_elb::tf::LbRole;
+
+pub mod elb;
+pub mod sync;
+
+/// A library enum that names its own values, so that the libraries need no
+/// clap and each concept keeps one type from the flag to the code using it.
+pub trait Named: Copy + Send + Sync + 'static {
+    const ALL: &'static [Self];
+    fn name(self) -> &'static str;
+}
+
+impl Named for OnConflict {
+    const ALL: &'static [Self] = &OnConflict::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Named for ReportFormat {
+    const ALL: &'static [Self] = &ReportFormat::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Named for LbRole {
+    const ALL: &'static [Self] = &LbRole::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+/// Parses one of `T::ALL` by name; clap lists the names in help and errors.
+pub fn named<T: Named>() -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(T::ALL.iter().map(|v| v.name())).map(|s: String| {
+        *T::ALL
+            .iter()
+            .find(|v| v.name() == s)
+            .expect("clap only passes listed names")
+    })
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,10 +80,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Inspect and switch the live and pre-live load balancers between clusters.
     #[command(subcommand)]
-    Elb(Box<crate::elb::ElbCommand>),
+    Elb(Box<crate::cli::elb::ElbCommand>),
     /// Replicate a key-value store (Consul KV, etcd) from A to B.
     #[command(subcommand)]
-    Sync(crate::sync::SyncCommand),
+    Sync(crate::cli::sync::SyncCommand),
     /// Print the normalisation and skip rules the planner applies.
     Rules(RulesArgs),
 }
@@ -131,7 +177,7 @@ pub struct ApplyArgs {
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
     /// What to do with objects in B that abshift did not create.
-    #[arg(long, value_enum, default_value_t = OnConflict::Fail)]
+    #[arg(long, value_parser = named::<OnConflict>(), default_value = "fail")]
     pub on_conflict: OnConflict,
     /// Apply Secrets whose value changed in A since the plan was made.
     #[arg(long)]
@@ -146,13 +192,6 @@ pub struct ApplyArgs {
     /// Summary format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OnConflict {
-    Skip,
-    Overwrite,
-    Fail,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -177,20 +216,11 @@ pub struct ReportArgs {
     /// The plan to render.
     pub plan: PathBuf,
     /// Report format (default: from the output file's extension, else md).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = named::<ReportFormat>())]
     pub format: Option<ReportFormat>,
     /// Write the report here (default: stdout).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    Md,
-    Html,
-    Json,
-    Dot,
-    Svg,
 }
 
 #[derive(Debug, Args)]
@@ -209,8 +239,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             MigrateCommand::Verify(args) => crate::commands::verify(args).await,
         },
         Command::Report(args) => crate::commands::report(args),
-        Command::Elb(cmd) => crate::elb::run(*cmd).await,
-        Command::Sync(cmd) => crate::sync::run(cmd).await,
+        Command::Elb(cmd) => crate::cli::elb::run(*cmd).await,
+        Command::Sync(cmd) => crate::cli::sync::run(cmd).await,
         Command::Rules(args) => crate::commands::rules(args),
     }
 }

@@ -15,10 +15,9 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::apply::{ApplySummary, Outcome};
-use crate::cli::ReportFormat;
 use crate::diff::Action;
 use crate::model::ObjectRef;
+use crate::outcome::{ApplySummary, Outcome};
 use crate::plan::{ClusterInfo, Finding, Plan, PulledIn, Selection, Summary, Warning};
 
 pub use redact::{REDACTED, redact_diff, redact_manifest};
@@ -81,14 +80,23 @@ impl Format {
     }
 }
 
-impl From<ReportFormat> for Format {
-    fn from(f: ReportFormat) -> Self {
-        match f {
-            ReportFormat::Md => Format::Markdown,
-            ReportFormat::Html => Format::Html,
-            ReportFormat::Json => Format::Json,
-            ReportFormat::Dot => Format::Dot,
-            ReportFormat::Svg => Format::Svg,
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Markdown,
+        Format::Html,
+        Format::Json,
+        Format::Dot,
+        Format::Svg,
+    ];
+
+    /// The name `--format` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Markdown => "md",
+            Format::Html => "html",
+            Format::Json => "json",
+            Format::Dot => "dot",
+            Format::Svg => "svg",
         }
     }
 }
@@ -172,7 +180,7 @@ pub struct ReportObject {
 #[serde(rename_all = "camelCase")]
 pub struct DryRunOutcome {
     /// `accepted`, or the outcome apply reported (`failed`, `deferred`, ...).
-    pub outcome: String,
+    pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -181,7 +189,7 @@ pub struct DryRunOutcome {
 #[serde(rename_all = "camelCase")]
 pub struct DryRun {
     pub target: String,
-    pub counts: BTreeMap<String, usize>,
+    pub counts: BTreeMap<Outcome, usize>,
     pub accepted: usize,
     pub succeeded: bool,
 }
@@ -198,7 +206,7 @@ pub struct SkipGroup {
 
 impl Report {
     pub fn new(plan: &Plan, dry_run: Option<&ApplySummary>) -> Report {
-        let problems: HashMap<&ObjectRef, &crate::apply::ObjectResult> = dry_run
+        let problems: HashMap<&ObjectRef, &crate::outcome::ObjectResult> = dry_run
             .map(|s| s.problems.iter().map(|p| (&p.object, p)).collect())
             .unwrap_or_default();
         let mut waves: BTreeMap<usize, Vec<ReportObject>> = BTreeMap::new();
@@ -207,13 +215,13 @@ impl Report {
             let r = o.object_ref();
             let outcome = dry_run.map(|_| match problems.get(&r) {
                 Some(p) => DryRunOutcome {
-                    outcome: outcome_word(p.outcome),
+                    outcome: p.outcome,
                     detail: p.detail.clone(),
                 },
                 None => {
                     accepted += 1;
                     DryRunOutcome {
-                        outcome: "accepted".into(),
+                        outcome: Outcome::Accepted,
                         detail: None,
                     }
                 }
@@ -284,17 +292,10 @@ impl Report {
     /// Objects whose dry run did not simply pass, for the problems table.
     pub fn dry_run_problems(&self) -> impl Iterator<Item = (&ReportObject, &DryRunOutcome)> {
         self.objects().filter_map(|o| match &o.dry_run {
-            Some(d) if d.outcome != "accepted" => Some((o, d)),
+            Some(d) if d.outcome != Outcome::Accepted => Some((o, d)),
             _ => None,
         })
     }
-}
-
-fn outcome_word(o: Outcome) -> String {
-    serde_json::to_value(o)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{o:?}").to_lowercase())
 }
 
 /// Escapes text for HTML and XML, attribute values included.

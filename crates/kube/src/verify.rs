@@ -7,10 +7,10 @@ use serde::Serialize;
 
 use crate::apply::ApplyError;
 use crate::cluster::Cluster;
-use crate::diff::{Action, field_diff};
-use crate::model::ObjectRef;
-use crate::plan::Plan;
 use crate::planner::{self, PlanError, PlanRequest, TargetCopies};
+use abshift_core::diff::{Action, field_diff};
+use abshift_core::model::ObjectRef;
+use abshift_core::plan::Plan;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -92,7 +92,7 @@ pub fn compare(plan: &Plan, fresh: &Plan, copies: &TargetCopies) -> VerifyReport
                         Some((b, b_digest))
                             if cur.secret_digest.is_some()
                                 && cur.secret_digest != *b_digest
-                                && crate::diff::contains(&cur.manifest, b) =>
+                                && abshift_core::diff::contains(&cur.manifest, b) =>
                         {
                             (
                                 "the Secret's value in B differs from A's (compared by digest)"

@@ -14,13 +14,15 @@ use super::names::{
 };
 
 /// The two long-lived load balancers of the VPC shell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LbRole {
     Live,
     PreLive,
 }
 
 impl LbRole {
+    pub const ALL: [LbRole; 2] = [LbRole::Live, LbRole::PreLive];
+
     pub fn as_str(self) -> &'static str {
         match self {
             LbRole::Live => "live",

@@ -143,7 +143,7 @@ pub(crate) fn render(r: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} |",
-                    e(&d.outcome),
+                    e(d.outcome.as_str()),
                     o.wave,
                     e(&short_ref(&o.object)),
                     e(d.detail.as_deref().unwrap_or(""))

@@ -2,15 +2,6 @@
 //! balancers from cluster A's ingress instances to B's, health-gated, never dark.
 //! This file is the CLI edge: flags, validation, printing, Ctrl-C, exit codes.
 
-pub mod aws;
-pub mod error;
-pub mod machine;
-pub mod model;
-pub mod names;
-pub mod ops;
-pub mod state;
-pub mod tf;
-
 /// Prints a line to stdout; a reader that went away (`| head`) is no reason
 /// to panic half-way through a switch report.
 macro_rules! say {
@@ -20,11 +11,6 @@ macro_rules! say {
     }};
 }
 
-#[cfg(test)]
-mod fake;
-#[cfg(test)]
-mod scenarios;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -33,13 +19,14 @@ use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::error::UsageError;
-use aws::Aws;
-use error::ElbError;
-use machine::{Cancel, Event, Timing};
-use model::{LbRef, LoadBalancerApi};
-use ops::{Context, Selector, SwitchRequest};
-use state::LockOptions;
-use tf::{LbRole, TfOutputs};
+use abshift_elb::aws::Aws;
+use abshift_elb::error::ElbError;
+use abshift_elb::machine::{Cancel, Event, Timing};
+use abshift_elb::model::{LbRef, LoadBalancerApi};
+use abshift_elb::names;
+use abshift_elb::ops::{self, Context, Selector, SwitchRequest};
+use abshift_elb::state::{self, LockOptions};
+use abshift_elb::tf::{LbRole, TfOutputs};
 
 #[derive(Debug, Subcommand)]
 pub enum ElbCommand {
@@ -60,7 +47,7 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Load balancer by role, resolved through --tf-output (repeatable; default: both when --tf-output is given).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = super::named::<LbRole>())]
     pub lb: Vec<LbRole>,
     /// Load balancer by name: classic ELB name, target group name or ARN, or an ALB/NLB with one target group (repeatable).
     #[arg(long, value_name = "NAME")]
@@ -85,7 +72,7 @@ pub struct LbArgs {
     /// Load balancer by role, resolved through --tf-output.
     #[arg(
         long,
-        value_enum,
+        value_parser = super::named::<LbRole>(),
         required_unless_present = "lb_name",
         conflicts_with = "lb_name"
     )]
@@ -610,7 +597,7 @@ async fn switch(args: SwitchArgs) -> anyhow::Result<ExitCode> {
 
 /// Read-only look at the lock for `--dry-run`: says whether a real run would block.
 async fn dry_run_lock_note(aws: &Aws, bucket: &str, lb: &LbRef) {
-    use model::StateStore;
+    use abshift_elb::model::StateStore;
     let store = aws.bucket(bucket);
     match store.get(&state::lock_key(lb)).await {
         Ok(None) => say!("  lock: free"),

@@ -11,7 +11,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::model::ResourceType;
+use abshift_core::model::ResourceType;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -232,7 +232,7 @@ impl Cluster {
             return Err(self.status_error(&resp, what));
         }
         let ns = resp.json().unwrap_or(Value::Null);
-        crate::model::str_at(&ns, &["metadata", "uid"])
+        abshift_core::model::str_at(&ns, &["metadata", "uid"])
             .map(str::to_string)
             .ok_or_else(|| ClusterError::Api {
                 context: self.context.clone(),

@@ -9,19 +9,21 @@ use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::apply::{ApplyOptions, ApplyProgress, ApplySummary, ObjectResult, Outcome};
 use crate::cli::{
     ApplyArgs, ClusterArgs, OutputFormat, PlanArgs, ReportArgs, RulesArgs, VerifyArgs,
 };
-use crate::cluster::{Access, Cluster};
 use crate::error::UsageError;
-use crate::graph::LAST_WAVE_KINDS;
-use crate::model::ResourceType;
-use crate::normalize::FIELD_RULES;
-use crate::plan::{Plan, Selection, write_atomically};
-use crate::planner::{PlanRequest, Progress, StackRequest, build_plan};
-use crate::report::Format as ReportFormat;
-use crate::skip::SKIP_RULES;
+use abshift_core::graph::LAST_WAVE_KINDS;
+use abshift_core::model::ResourceType;
+use abshift_core::normalize::FIELD_RULES;
+use abshift_core::outcome::{ApplySummary, ObjectResult, Outcome};
+use abshift_core::plan::{Plan, Selection};
+use abshift_core::report::Format as ReportFormat;
+use abshift_core::skip::SKIP_RULES;
+use abshift_kube::apply::{ApplyOptions, ApplyProgress};
+use abshift_kube::cluster::{Access, Cluster};
+use abshift_kube::files::write_atomically;
+use abshift_kube::planner::{PlanRequest, Progress, StackRequest, build_plan};
 
 /// Connects to A (always read-only) and B, refusing the same context twice.
 pub async fn connect_pair(
@@ -83,7 +85,7 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     };
     let plan = Plan::read(&args.plan)?;
     let (source, target) = connect_for_plan(&args.clusters, &plan, Access::ReadWrite).await?;
-    crate::apply::check_clusters(&plan, &source, &target).await?;
+    abshift_kube::apply::check_clusters(&plan, &source, &target).await?;
     if !args.dry_run && !args.yes {
         confirm(&plan, &target)?;
     }
@@ -94,12 +96,15 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         allow_drift: args.allow_drift,
     };
     let progress = WaveBars::new(plan.summary.waves);
-    let summary = crate::apply::apply(&plan, &args.plan, &source, &target, &opts, &progress)
+    let summary = abshift_kube::apply::apply(&plan, &args.plan, &source, &target, &opts, &progress)
         .await
         .with_context(|| format!("applying plan {} to '{}'", plan.id, target.context))?;
     progress.finish();
     if let Some((path, format)) = &report {
-        write_atomically(path, &crate::report::render(&plan, Some(&summary), *format))?;
+        write_atomically(
+            path,
+            &abshift_core::report::render(&plan, Some(&summary), *format),
+        )?;
         eprintln!("report written to {}", path.display());
     }
     match args.output {
@@ -117,7 +122,7 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let plan = Plan::read(&args.plan)?;
     let (source, target) = connect_for_plan(&args.clusters, &plan, Access::ReadOnly).await?;
-    let report = crate::verify::verify(&plan, &source, &target)
+    let report = abshift_kube::verify::verify(&plan, &source, &target)
         .await
         .with_context(|| format!("verifying plan {} against '{}'", plan.id, target.context))?;
     match args.output {
@@ -220,7 +225,7 @@ fn apply_summary_text(s: &ApplySummary) -> String {
     t.load_preset(UTF8_BORDERS_ONLY)
         .set_header(vec!["outcome", "objects"]);
     for (k, v) in &s.counts {
-        t.add_row(vec![k.clone(), v.to_string()]);
+        t.add_row(vec![k.to_string(), v.to_string()]);
     }
     out.push_str(&t.to_string());
     out.push('\n');
@@ -330,7 +335,7 @@ fn progress_bar() -> Bar {
 /// The stack to plan: its definition from the stacks file when the file has
 /// one (an explicit `--stacks-file` must exist; the default may be absent).
 fn stack_request(name: &str, file: Option<&std::path::Path>) -> anyhow::Result<StackRequest> {
-    let default = std::path::Path::new(crate::stacks::DEFAULT_STACKS_FILE);
+    let default = std::path::Path::new(abshift_core::stacks::DEFAULT_STACKS_FILE);
     let path = match file {
         Some(p) => Some(p),
         None if default.exists() => Some(default),
@@ -343,20 +348,23 @@ fn stack_request(name: &str, file: Option<&std::path::Path>) -> anyhow::Result<S
             file_stacks: Vec::new(),
         });
     };
-    let file = crate::stacks::load(path)?;
+    let file = abshift_core::stacks::load(path)?;
     Ok(StackRequest {
         name: name.to_string(),
-        defined: file.stacks.get(name).map(|def| crate::stacks::Defined {
-            path: path.display().to_string(),
-            def: def.clone(),
-        }),
+        defined: file
+            .stacks
+            .get(name)
+            .map(|def| abshift_core::stacks::Defined {
+                path: path.display().to_string(),
+                def: def.clone(),
+            }),
         file_stacks: file.stacks.keys().cloned().collect(),
     })
 }
 
 pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if let Some(sel) = &args.selector {
-        crate::select::LabelSelector::parse(sel).map_err(|e| UsageError(e.to_string()))?;
+        abshift_core::select::LabelSelector::parse(sel).map_err(|e| UsageError(e.to_string()))?;
     }
     // Checked before reading the clusters: a typo in the name must not cost a full read.
     let report = match &args.report {
@@ -399,7 +407,7 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     match &args.output {
         Some(path) => {
             write_atomically(path, &text)?;
-            if let Some(aside) = crate::journal::set_aside(path, &plan.id)? {
+            if let Some(aside) = abshift_kube::journal::set_aside(path, &plan.id)? {
                 eprintln!(
                     "note: the journal of the plan this file held before was moved to {}",
                     aside.display()
@@ -413,7 +421,7 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some((path, format)) = &report {
-        write_atomically(path, &crate::report::render(&plan, None, *format))?;
+        write_atomically(path, &abshift_core::report::render(&plan, None, *format))?;
     }
     eprint!(
         "{}",
@@ -512,12 +520,12 @@ fn report_format(path: &std::path::Path) -> anyhow::Result<ReportFormat> {
 /// `abshift report`: reads a plan (refusing a tampered one) and renders it.
 pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let format = match (args.format, &args.output) {
-        (Some(f), _) => ReportFormat::from(f),
+        (Some(f), _) => f,
         (None, Some(path)) => report_format(path)?,
         (None, None) => ReportFormat::Markdown,
     };
     let plan = Plan::read(&args.plan)?;
-    let text = crate::report::render(&plan, None, format);
+    let text = abshift_core::report::render(&plan, None, format);
     match &args.output {
         Some(path) => {
             write_atomically(path, &text)?;
@@ -553,19 +561,19 @@ fn rules_doc() -> RulesDoc {
             .map(|r| json!({"id": r.id, "kinds": r.applies.describe(), "when": describe_when(r.when), "reason": r.reason}))
             .collect(),
         last_wave_kinds: LAST_WAVE_KINDS.iter().map(|(g, k, why)| json!({"kind": format!("{k}.{g}"), "reason": why})).collect(),
-        preflight_rules: crate::preflight::PREFLIGHT_RULES
+        preflight_rules: abshift_core::preflight::PREFLIGHT_RULES
             .iter()
             .map(|r| json!({"id": r.id, "severity": r.severity.as_str(), "looksAt": r.looks_at, "why": r.why, "action": r.action}))
             .collect(),
-        closure_rules: crate::select::CLOSURE_RULES
+        closure_rules: abshift_core::select::CLOSURE_RULES
             .iter()
             .map(|(reason, what)| json!({"reason": reason, "pulls": what}))
             .collect(),
     }
 }
 
-fn describe_strip(s: crate::normalize::Strip) -> String {
-    use crate::normalize::Strip::*;
+fn describe_strip(s: abshift_core::normalize::Strip) -> String {
+    use abshift_core::normalize::Strip::*;
     match s {
         Field(p) => p.join("."),
         FieldUnless(p, keep) => format!("{} (unless \"{keep}\")", p.join(".")),
@@ -581,8 +589,8 @@ fn describe_strip(s: crate::normalize::Strip) -> String {
     }
 }
 
-fn describe_when(w: crate::skip::When) -> String {
-    use crate::skip::When::*;
+fn describe_when(w: abshift_core::skip::When) -> String {
+    use abshift_core::skip::When::*;
     match w {
         Always => "always".into(),
         BeingDeleted => "metadata.deletionTimestamp set".into(),

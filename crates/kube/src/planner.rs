@@ -9,19 +9,19 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::diff;
 use crate::discovery::{self, Catalog, version_rank};
-use crate::graph;
-use crate::model::{GroupKind, ObjectKey, ResourceType, SourceObject};
-use crate::normalize;
-use crate::plan::{
+use abshift_core::diff;
+use abshift_core::graph;
+use abshift_core::model::{GroupKind, ObjectKey, ResourceType, SourceObject};
+use abshift_core::normalize;
+use abshift_core::plan::{
     ClusterInfo, PLAN_VERSION, Plan, PlannedObject, PulledIn, Selection, SkippedObject, Summary,
     Warning, secret_digest,
 };
-use crate::preflight::{self, Presence};
-use crate::select::{self, LabelSelector, Scope, SelectorError};
-use crate::skip::{self, SYSTEM_NAMESPACES, SkipOptions};
-use crate::stacks::{self, StackError};
+use abshift_core::preflight::{self, Presence};
+use abshift_core::select::{self, LabelSelector, Scope, SelectorError};
+use abshift_core::skip::{self, SYSTEM_NAMESPACES, SkipOptions};
+use abshift_core::stacks::{self, StackError};
 
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
@@ -263,7 +263,7 @@ pub async fn build_plan_with_targets(
         let served: Vec<String> = u
             .target_versions
             .iter()
-            .map(|v| crate::model::api_version(&gk.group, v))
+            .map(|v| abshift_core::model::api_version(&gk.group, v))
             .collect();
         findings.push(preflight::unserved_api_version(
             &format!("{} {}", gk.kind, u.resource.api_version()),
@@ -525,8 +525,8 @@ impl Lists<'_> {
     }
 
     fn keep(&self, rt: &Arc<ResourceType>, item: Value, is_source: bool) -> Option<Kept> {
-        let ns = crate::model::str_at(&item, &["metadata", "namespace"]);
-        let name = crate::model::str_at(&item, &["metadata", "name"]).unwrap_or("");
+        let ns = abshift_core::model::str_at(&item, &["metadata", "namespace"]);
+        let name = abshift_core::model::str_at(&item, &["metadata", "name"]).unwrap_or("");
         let is_ns = rt.group.is_empty() && rt.kind == "Namespace";
         let own_ns = if is_ns { Some(name) } else { ns };
         let excluded = own_ns.is_some_and(|n| self.scope.exclude_namespaces.contains(n));
@@ -631,8 +631,8 @@ async fn namespace_labels(
     };
     source
         .list(rt, None, None, 500, |item: Value| {
-            let name = crate::model::str_at(&item, &["metadata", "name"])?.to_string();
-            let labels = crate::model::meta_map(&item, "labels")
+            let name = abshift_core::model::str_at(&item, &["metadata", "name"])?.to_string();
+            let labels = abshift_core::model::meta_map(&item, "labels")
                 .into_iter()
                 .flatten()
                 .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))

@@ -2,7 +2,7 @@ use std::path::Path;
 
 use super::testplan::{HOSTILE, SECRET_VALUES, large, sample};
 use super::*;
-use crate::apply::ObjectResult;
+use crate::outcome::ObjectResult;
 
 const ALL: &[Format] = &[
     Format::Markdown,
@@ -24,7 +24,7 @@ fn dry_run_summary() -> ApplySummary {
         plan: plan.id.clone(),
         target: "paas-b".into(),
         dry_run: true,
-        counts: [("accepted".to_string(), 5), ("failed".to_string(), 1)]
+        counts: [(Outcome::Accepted, 5), (Outcome::Failed, 1)]
             .into_iter()
             .collect(),
         problems: vec![ObjectResult {

@@ -1,0 +1,17 @@
+//! The pure core of abshift: what a migration plan is and every decision that
+//! goes into one (what to skip, what to strip, in which order, what B must do,
+//! what will hurt), plus rendering plans as reports. Plain data in, plain data
+//! out: no network, no async runtime, no CLI, so each rule is unit-tested.
+
+pub mod diff;
+pub mod graph;
+pub mod model;
+pub mod normalize;
+pub mod outcome;
+pub mod plan;
+pub mod podspec;
+pub mod preflight;
+pub mod report;
+pub mod select;
+pub mod skip;
+pub mod stacks;

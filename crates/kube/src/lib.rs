@@ -1,0 +1,11 @@
+//! The Kubernetes edge of abshift: connections (the source is read-only by
+//! construction), discovery, paginated listing, the plan's fetch step, apply
+//! with its journal, and verify. Decisions are delegated to `abshift_core`.
+
+pub mod apply;
+pub mod cluster;
+pub mod discovery;
+pub mod files;
+pub mod journal;
+pub mod planner;
+pub mod verify;
