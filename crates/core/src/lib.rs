@@ -3,6 +3,7 @@
 //! what will hurt), plus rendering plans as reports. Plain data in, plain data
 //! out: no network, no async runtime, no CLI, so each rule is unit-tested.
 
+pub mod assemble;
 pub mod diff;
 pub mod graph;
 pub mod model;
@@ -15,3 +16,4 @@ pub mod report;
 pub mod select;
 pub mod skip;
 pub mod stacks;
+pub mod versions;

@@ -250,7 +250,7 @@ impl Cluster {
             .map_err(|e| self.classify(e, "reading /version"))
     }
 
-    pub async fn discover(&self) -> Result<crate::discovery::Catalog, ClusterError> {
+    pub async fn discover(&self) -> Result<abshift_core::versions::Catalog, ClusterError> {
         crate::discovery::discover(&self.client)
             .await
             .map_err(|e| self.classify(e, "API discovery"))
