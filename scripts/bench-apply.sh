@@ -6,13 +6,21 @@
 #   (c) kubectl get -o json | jq (strip generated fields) | kubectl apply -f -
 # Each writes into its own copy of the namespaces in B (raw-*, bench-*, kctl-*).
 #   scripts/bench-apply.sh [OBJECTS (default 5000)] [NAMESPACES (default 50)]
+#   env: ABSHIFT_BIN (binary to measure), ABSHIFT_A_VERSION, ABSHIFT_B_VERSION
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-5000}; NSS=${2:-50}; CONC=16
 export ABSHIFT_TESTENV=$PWD/target/bench-apply
 bash scripts/install-deps.sh
-cargo build --release --locked --quiet
-ABSHIFT=$PWD/target/release/abshift
+# ABSHIFT_BIN measures another build (e.g. an older commit's) on the same script;
+# ABSHIFT_A_VERSION / ABSHIFT_B_VERSION pick the clusters' Kubernetes versions.
+if [[ -n "${ABSHIFT_BIN:-}" ]]; then
+  ABSHIFT=$ABSHIFT_BIN
+else
+  cargo build --release --locked --quiet
+  ABSHIFT=$PWD/target/release/abshift
+fi
+echo "abshift: $ABSHIFT; A ${ABSHIFT_A_VERSION:-1.20.2}, B ${ABSHIFT_B_VERSION:-1.20.2}" >&2
 bash scripts/testenv.sh down >/dev/null 2>&1 || true
 ABSHIFT_TESTENV_OWNER_PID=$$ bash scripts/testenv.sh up
 export KUBECONFIG=$ABSHIFT_TESTENV/kubeconfig

@@ -4,14 +4,22 @@
 #   (b) abshift migrate plan (release build): wall time and peak RSS
 #   (c) a plain kubectl pipeline: kubectl get <every kind> -A -o json | jq (strip generated fields)
 #   scripts/bench-plan.sh [OBJECTS (default 20000)] [NAMESPACES (default 200)]
+#   env: ABSHIFT_BIN (binary to measure), ABSHIFT_A_VERSION, ABSHIFT_B_VERSION
 # Uses its own pair of test clusters (target/bench-plan), stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}; NSS=${2:-200}
 export ABSHIFT_TESTENV=$PWD/target/bench-plan
 bash scripts/install-deps.sh
-cargo build --release --locked --quiet
-ABSHIFT=$PWD/target/release/abshift
+# ABSHIFT_BIN measures another build (e.g. an older commit's) on the same script;
+# ABSHIFT_A_VERSION / ABSHIFT_B_VERSION pick the clusters' Kubernetes versions.
+if [[ -n "${ABSHIFT_BIN:-}" ]]; then
+  ABSHIFT=$ABSHIFT_BIN
+else
+  cargo build --release --locked --quiet
+  ABSHIFT=$PWD/target/release/abshift
+fi
+echo "abshift: $ABSHIFT; A ${ABSHIFT_A_VERSION:-1.20.2}, B ${ABSHIFT_B_VERSION:-1.20.2}" >&2
 bash scripts/testenv.sh down >/dev/null 2>&1 || true
 ABSHIFT_TESTENV_OWNER_PID=$$ bash scripts/testenv.sh up
 export KUBECONFIG=$ABSHIFT_TESTENV/kubeconfig

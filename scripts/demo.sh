@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The demo, the runbook (docs/runbook.md) in miniature: two local clusters
-# (built once) with the sample estate in A; plan → report → apply → verify →
+# (built once), A at an old Kubernetes (1.20.2) holding the sample estate and
+# the old-API estate, B at a current one (1.34.4): the upgrade abshift exists
+# for (ABSHIFT_A_VERSION / ABSHIFT_B_VERSION pick others); plan → report → apply → verify →
 # sync (local etcd) → pre-live switch → smoke check → live switch → rollback →
 # switch again (load balancers in moto). Exits non-zero if any step fails.
 set -euo pipefail
@@ -14,14 +16,16 @@ cargo build --locked --quiet
 ABSHIFT=$PWD/target/debug/abshift
 
 export ABSHIFT_TESTENV=$PWD/.testenv
-step "Starting two control planes on loopback: paas-a (source) and paas-b (target)"
+export ABSHIFT_A_VERSION=${ABSHIFT_A_VERSION:-1.20.2} ABSHIFT_B_VERSION=${ABSHIFT_B_VERSION:-1.34.4}
+step "Starting two control planes on loopback: paas-a (source, Kubernetes $ABSHIFT_A_VERSION) and paas-b (target, $ABSHIFT_B_VERSION); the first run builds them (15-20 minutes)"
 bash scripts/testenv.sh down >/dev/null 2>&1 || true
 bash scripts/testenv.sh up
 export KUBECONFIG=$ABSHIFT_TESTENV/kubeconfig
 trap 'echo "clusters left running for inspection: KUBECONFIG=$KUBECONFIG; stop with scripts/testenv.sh down" >&2' EXIT
 
-step "Seeding the sample estate (tests/fixtures/estate) into paas-a"
+step "Seeding the sample estate (tests/fixtures/estate) and the old-API estate (tests/fixtures/estate-old-api) into paas-a"
 bash scripts/seed-estate.sh paas-a
+bash scripts/seed-estate.sh paas-a tests/fixtures/estate-old-api
 
 N=0
 step() { N=$((N + 1)); printf '\n\033[1m==> [%d] %s\033[0m\n' "$N" "$*" >&2; }
@@ -30,6 +34,8 @@ step "Plan the migration and write a report for review (runbook step 2)"
 mkdir -p plans
 "$ABSHIFT" migrate plan --from paas-a --to paas-b -o plans/demo-plan.json --report plans/demo-report.html
 echo "report for reviewers: plans/demo-report.html (one self-contained file; open it in a browser)"
+step "What crosses removed API versions: objects converted for B, by rule"
+jq -r '.objects[] | select(.conversions) | "\(.kind) \(.namespace // "-")/\(.name): \(.readAs // .apiVersion) -> \(.apiVersion) by \(.conversions | join(", "))"' plans/demo-plan.json
 step "Review the preflight findings (abshift report --format md)"
 "$ABSHIFT" report plans/demo-plan.json --format md -o plans/demo-report.md
 grep -E '^- \*\*' plans/demo-report.md | sed -E 's/\*\*//g; s/\\(.)/\1/g; s/  $//'

@@ -37,6 +37,8 @@ fn plan_file(dir: &std::path::Path) -> std::path::PathBuf {
             secret_digest: None,
             pulled_in_by: vec![],
             diff: None,
+            read_as: None,
+            conversions: vec![],
         }],
         skipped: vec![],
         warnings: vec![],

@@ -40,6 +40,8 @@ fn object(o: &ObjectRef, wave: usize, action: Action, deps: Vec<ObjectRef>) -> P
         secret_digest: None,
         pulled_in_by: vec![],
         diff: None,
+        read_as: None,
+        conversions: vec![],
     }
 }
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
+use super::named::named;
 use crate::error::UsageError;
 use abshift_elb::aws::Aws;
 use abshift_elb::error::ElbError;
@@ -47,7 +48,7 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Load balancer by role, resolved through --tf-output (repeatable; default: both when --tf-output is given).
-    #[arg(long, value_parser = super::named::<LbRole>())]
+    #[arg(long, value_parser = named::<LbRole>())]
     pub lb: Vec<LbRole>,
     /// Load balancer by name: classic ELB name, target group name or ARN, or an ALB/NLB with one target group (repeatable).
     #[arg(long, value_name = "NAME")]
@@ -72,7 +73,7 @@ pub struct LbArgs {
     /// Load balancer by role, resolved through --tf-output.
     #[arg(
         long,
-        value_parser = super::named::<LbRole>(),
+        value_parser = named::<LbRole>(),
         required_unless_present = "lb_name",
         conflicts_with = "lb_name"
     )]

@@ -2,18 +2,19 @@
 //! what each serves, the selection) to a sealed plan. No I/O, so unit tests
 //! drive it with recorded lists; the Kubernetes adapter does the fetching.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::convert;
 use crate::diff;
 use crate::graph;
 use crate::model::{GroupKind, ObjectKey, ResourceType, SourceObject};
 use crate::normalize;
 use crate::plan::{
-    ClusterInfo, PLAN_VERSION, Plan, PlannedObject, PulledIn, Selection, SkippedObject, Summary,
-    Warning, secret_digest,
+    ClusterInfo, Finding, PLAN_VERSION, Plan, PlannedObject, PulledIn, Selection, Severity,
+    SkippedObject, Summary, Warning, secret_digest,
 };
 use crate::preflight::{self, Presence};
 use crate::select::{self, Scope};
@@ -94,6 +95,11 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
     for o in &mut kept {
         normalize::normalize(&o.resource.group_kind(), &mut o.object);
     }
+    let mut findings = Vec::new();
+    let (kept, removed) = split_removed(kept, &choice);
+    let mut kept = kept;
+    let removed = removed_kinds(removed, &kept, &mut findings);
+    let mut converted = convert_for_target(&mut kept, &choice, &target, &mut findings);
     kept.sort_by_cached_key(SourceObject::key);
 
     let nodes: Vec<(ObjectKey, &str, &Value)> = kept
@@ -144,7 +150,6 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
     }
     let mut unserved_sorted: Vec<_> = unserved_counts.into_iter().collect();
     unserved_sorted.sort();
-    let mut findings = Vec::new();
     for (gk, n) in unserved_sorted {
         let u = unserved[&gk];
         let served: Vec<String> = u
@@ -202,6 +207,8 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
                 .map(|d| refs[*d].clone())
                 .collect(),
             pulled_in_by: pulled_in.remove(&key).unwrap_or_default(),
+            read_as: converted.get_mut(&key).and_then(|c| c.0.take()),
+            conversions: converted.remove(&key).map(|c| c.1).unwrap_or_default(),
             secret_digest: o.secret_digest,
             manifest: o.object,
             diff: field_diff,
@@ -246,6 +253,7 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
                 reason: s.rule.reason.to_string(),
             }
         })
+        .chain(removed)
         .collect();
 
     let mut plan = Plan {
@@ -265,6 +273,112 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
     };
     plan.seal();
     (plan, differing)
+}
+
+/// Per planned object: A's apiVersion when it is written at another one, and
+/// the ids of the conversion rules applied.
+type Conversions = HashMap<ObjectKey, (Option<String>, Vec<String>)>;
+
+/// Separates the objects of kinds B no longer serves at all and that
+/// `convert::REMOVED_KINDS` knows (PodSecurityPolicy), which cannot be created.
+fn split_removed(
+    kept: Vec<SourceObject>,
+    choice: &VersionChoice,
+) -> (Vec<SourceObject>, Vec<SourceObject>) {
+    let unserved: HashSet<GroupKind> = choice
+        .unserved
+        .iter()
+        .filter(|u| u.target_versions.is_empty())
+        .map(|u| u.resource.group_kind())
+        .collect();
+    kept.into_iter().partition(|o| {
+        let gk = o.resource.group_kind();
+        !(unserved.contains(&gk) && convert::removed_kind(&gk.group, &gk.kind).is_some())
+    })
+}
+
+/// Objects of removed kinds are never dropped silently: each is listed as
+/// skipped by its removal rule, with an error finding naming the replacement
+/// (for PodSecurityPolicies, the Pod Security Admission labels to set).
+fn removed_kinds(
+    removed: Vec<SourceObject>,
+    kept: &[SourceObject],
+    findings: &mut Vec<Finding>,
+) -> Vec<SkippedObject> {
+    if removed.is_empty() {
+        return Vec::new();
+    }
+    let manifests: Vec<&Value> = kept.iter().chain(&removed).map(|o| &o.object).collect();
+    findings.extend(convert::pod_security_suggestions(&manifests));
+    let mut by_kind: BTreeMap<GroupKind, Vec<String>> = BTreeMap::new();
+    let mut skipped = Vec::new();
+    for o in removed {
+        let gk = o.resource.group_kind();
+        let row = convert::removed_kind(&gk.group, &gk.kind).expect("split_removed checked");
+        let r = o.object_ref();
+        by_kind.entry(gk).or_default().push(r.to_string());
+        skipped.push(SkippedObject {
+            api_version: r.api_version,
+            kind: r.kind,
+            namespace: r.namespace,
+            name: r.name,
+            rule: row.id.to_string(),
+            reason: row.reason.to_string(),
+        });
+    }
+    for (gk, objects) in by_kind {
+        if gk.kind == "PodSecurityPolicy" {
+            continue; // pod_security_suggestions reports each one, with the labels to use
+        }
+        let row = convert::removed_kind(&gk.group, &gk.kind).expect("split_removed checked");
+        findings.push(Finding {
+            rule: row.id.to_string(),
+            severity: Severity::Error,
+            object: None,
+            message: format!(
+                "{} {gk} object(s) cannot be created in B, which no longer serves the kind (removed in 1.{}): {}",
+                objects.len(),
+                row.removed_in,
+                objects.join(", ")
+            ),
+            why: row.reason.to_string(),
+            action: row.replacement.to_string(),
+        });
+    }
+    skipped
+}
+
+/// Converts every kept object for B's version: whole-object conversions for
+/// kinds B serves at none of A's versions, and the object rules whatever the
+/// version (v1beta1-era CRDs, fields B no longer honours). Findings name the
+/// object; the returned map records what was done to each.
+fn convert_for_target(
+    kept: &mut [SourceObject],
+    choice: &VersionChoice,
+    target: &ClusterInfo,
+    findings: &mut Vec<Finding>,
+) -> Conversions {
+    let target_minor = crate::model::minor_version(&target.kubernetes_version).unwrap_or(0);
+    let mut out = Conversions::new();
+    for o in kept {
+        let read_as = o.resource.api_version();
+        let write = choice.writes.get(&o.resource.group_kind());
+        let row = write.and_then(|w| convert::CONVERSIONS.iter().find(|c| c.id == w.conversion));
+        let done = convert::convert(&mut o.object, row, target_minor);
+        if let Some(w) = write {
+            o.resource = Arc::new(w.to.clone());
+        }
+        let r = o.object_ref();
+        findings.extend(done.findings.into_iter().map(|mut f| {
+            f.object.get_or_insert_with(|| r.clone());
+            f
+        }));
+        if write.is_some() || !done.rules.is_empty() {
+            let rules = done.rules.iter().map(|id| id.to_string()).collect();
+            out.insert(o.key(), (write.map(|_| read_as), rules));
+        }
+    }
+    out
 }
 
 /// Does `--include-kinds`/`--exclude-kinds` let this resource through? Entries

@@ -52,13 +52,16 @@ pub fn contains(source: &Value, target: &Value) -> bool {
     }
 }
 
-/// Paths (JSON pointers) where `source` is not contained in `target`, for reports.
-pub fn differences(source: &Value, target: &Value) -> Vec<String> {
+/// Paths (JSON pointers) where `source` is not contained in `target`: what the
+/// tests show when containment fails. Nothing else reads them.
+#[cfg(test)]
+fn differences(source: &Value, target: &Value) -> Vec<String> {
     let mut out = Vec::new();
     walk(source, target, String::new(), &mut out);
     out
 }
 
+#[cfg(test)]
 fn walk(source: &Value, target: &Value, path: String, out: &mut Vec<String>) {
     match (source, target) {
         (Value::Null, _) => {}
@@ -89,7 +92,7 @@ fn walk(source: &Value, target: &Value, path: String, out: &mut Vec<String>) {
 /// Decides what apply must do with one object. `target` is B's copy, normalised
 /// the same way as `source`; `None` when B does not have the object.
 /// `digests` compares Secret digests (source, target) since values are not in the manifests.
-pub fn action(
+pub(crate) fn action(
     source: &Value,
     target: Option<&Value>,
     digests: Option<(&str, Option<&str>)>,

@@ -51,7 +51,7 @@ pub const LAST_WAVE_KINDS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-pub fn is_last_wave(gk: &GroupKind) -> bool {
+pub(crate) fn is_last_wave(gk: &GroupKind) -> bool {
     LAST_WAVE_KINDS
         .iter()
         .any(|(g, k, _)| *g == gk.group && *k == gk.kind)
@@ -59,7 +59,7 @@ pub fn is_last_wave(gk: &GroupKind) -> bool {
 
 /// A reference from one object to another, found in its manifest.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Reference {
+pub(crate) struct Reference {
     pub target: ObjectKey,
     /// When true the target may be namespaced or cluster-scoped (owner references
     /// name a kind without saying which); resolution tries both.
@@ -77,7 +77,7 @@ fn r(group: &str, kind: &str, ns: Option<&str>, name: &str, why: &'static str) -
 
 /// Everything `manifest` refers to that must exist before it. `plural` is the
 /// object's own resource name, used to name the CRD that defines it.
-pub fn references(gk: &GroupKind, plural: &str, manifest: &Value) -> Vec<Reference> {
+pub(crate) fn references(gk: &GroupKind, plural: &str, manifest: &Value) -> Vec<Reference> {
     let ns = str_at(manifest, &["metadata", "namespace"]);
     let mut out = Vec::new();
     if let Some(ns) = ns {
@@ -225,96 +225,12 @@ fn service_ref(svc: &Value, out: &mut Vec<Reference>, why: &'static str) {
     }
 }
 
+/// A pod spec's references, from the one table of them (`podspec::POD_SPEC_REFS`).
+/// Optional references are dependencies too: the pod should find them when it starts.
 fn pod_spec_refs(spec: &Value, ns: Option<&str>, out: &mut Vec<Reference>) {
-    let sa = str_at(spec, &["serviceAccountName"]).or_else(|| str_at(spec, &["serviceAccount"]));
-    if let Some(sa) = sa.filter(|s| !s.is_empty()) {
-        out.push(r("", "ServiceAccount", ns, sa, "service account"));
-    }
-    if let Some(pc) = str_at(spec, &["priorityClassName"]).filter(|s| !s.is_empty()) {
-        out.push(r(
-            "scheduling.k8s.io",
-            "PriorityClass",
-            None,
-            pc,
-            "priority class",
-        ));
-    }
-    if let Some(rc) = str_at(spec, &["runtimeClassName"]).filter(|s| !s.is_empty()) {
-        out.push(r("node.k8s.io", "RuntimeClass", None, rc, "runtime class"));
-    }
-    for s in spec
-        .get("imagePullSecrets")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(name) = str_at(s, &["name"]) {
-            out.push(r("", "Secret", ns, name, "image pull secret"));
-        }
-    }
-    for v in spec
-        .get("volumes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        push_refs(v, VOLUME_REFS, ns, out);
-        for src in v
-            .pointer("/projected/sources")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            push_refs(src, PROJECTED_REFS, ns, out);
-        }
-    }
-    for c in podspec::containers(spec) {
-        for e in c.get("env").and_then(Value::as_array).into_iter().flatten() {
-            push_refs(e, ENV_REFS, ns, out);
-        }
-        for e in c
-            .get("envFrom")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            push_refs(e, ENV_FROM_REFS, ns, out);
-        }
-    }
-}
-
-/// Where items of a pod spec name core objects they need: (JSON pointer within
-/// the item, kind, reason). One table per kind of item.
-type RefTable = &'static [(&'static str, &'static str, &'static str)];
-
-const VOLUME_REFS: RefTable = &[
-    ("/secret/secretName", "Secret", "volume"),
-    ("/configMap/name", "ConfigMap", "volume"),
-    (
-        "/persistentVolumeClaim/claimName",
-        "PersistentVolumeClaim",
-        "volume",
-    ),
-];
-const PROJECTED_REFS: RefTable = &[
-    ("/secret/name", "Secret", "projected volume"),
-    ("/configMap/name", "ConfigMap", "projected volume"),
-];
-const ENV_REFS: RefTable = &[
-    ("/valueFrom/secretKeyRef/name", "Secret", "env"),
-    ("/valueFrom/configMapKeyRef/name", "ConfigMap", "env"),
-];
-const ENV_FROM_REFS: RefTable = &[
-    ("/secretRef/name", "Secret", "envFrom"),
-    ("/configMapRef/name", "ConfigMap", "envFrom"),
-];
-
-/// Adds a core-group reference for every table entry the item sets.
-fn push_refs(item: &Value, table: RefTable, ns: Option<&str>, out: &mut Vec<Reference>) {
-    for (pointer, kind, why) in table {
-        if let Some(name) = item.pointer(pointer).and_then(Value::as_str) {
-            out.push(r("", kind, ns, name, why));
-        }
+    for f in podspec::references(spec) {
+        let ns = if f.row.namespaced { ns } else { None };
+        out.push(r(f.row.group, f.row.kind, ns, f.name, f.row.label));
     }
 }
 
@@ -371,7 +287,7 @@ fn ingress_refs(m: &Value, ns: Option<&str>, out: &mut Vec<Reference>) {
 
 /// A cycle found in the graph and how it was broken.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cycle {
+pub(crate) struct Cycle {
     pub members: Vec<ObjectKey>,
     /// Edges removed to break it: (dependency, dependent).
     pub removed: Vec<(ObjectKey, ObjectKey)>,
@@ -379,7 +295,7 @@ pub struct Cycle {
 
 /// The result of laying out the graph: a wave per object and its direct dependencies.
 #[derive(Debug, Clone)]
-pub struct Layout {
+pub(crate) struct Layout {
     pub waves: Vec<usize>,
     /// Indices of the objects each object depends on (sorted, after cycle breaking).
     pub depends_on: Vec<Vec<usize>>,
@@ -389,7 +305,7 @@ pub struct Layout {
 }
 
 /// Builds the graph over `nodes` (key, plural, manifest) and assigns waves.
-pub fn layout(nodes: &[(ObjectKey, &str, &Value)]) -> Layout {
+pub(crate) fn layout(nodes: &[(ObjectKey, &str, &Value)]) -> Layout {
     let index: HashMap<&ObjectKey, usize> = nodes
         .iter()
         .enumerate()

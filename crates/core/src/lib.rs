@@ -4,6 +4,7 @@
 //! out: no network, no async runtime, no CLI, so each rule is unit-tested.
 
 pub mod assemble;
+pub mod convert;
 pub mod diff;
 pub mod graph;
 pub mod model;

@@ -41,7 +41,7 @@ impl ResourceType {
         GroupKind::new(&self.group, &self.kind)
     }
 
-    pub fn has_verb(&self, verb: &str) -> bool {
+    pub(crate) fn has_verb(&self, verb: &str) -> bool {
         self.verbs.iter().any(|v| v == verb)
     }
 }
@@ -186,12 +186,25 @@ impl SourceObject {
     }
 }
 
+/// The minor version of a Kubernetes version string (`v1.34.4` → 34;
+/// `v1.20.5+k3s1` → 20).
+pub fn minor_version(version: &str) -> Option<u32> {
+    let rest = version.trim_start_matches('v');
+    let minor = rest.split('.').nth(1)?;
+    minor
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()
+}
+
 /// Reads a string at a path of object keys.
 pub fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
     value_at(value, path).and_then(Value::as_str)
 }
 
-pub fn value_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+pub(crate) fn value_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
     let mut cur = value;
     for seg in path {
         cur = cur.get(seg)?;
@@ -199,18 +212,23 @@ pub fn value_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
     Some(cur)
 }
 
+/// The items of a JSON array; none when the value is absent or not an array.
+pub(crate) fn array_items(value: Option<&Value>) -> impl Iterator<Item = &Value> {
+    value.and_then(Value::as_array).into_iter().flatten()
+}
+
 /// Labels or annotations of an object, as a map (empty when absent).
 pub fn meta_map<'a>(object: &'a Value, field: &str) -> Option<&'a serde_json::Map<String, Value>> {
     value_at(object, &["metadata", field]).and_then(Value::as_object)
 }
 
-pub fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
     meta_map(object, "labels")
         .and_then(|m| m.get(key))
         .and_then(Value::as_str)
 }
 
-pub fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
     meta_map(object, "annotations")
         .and_then(|m| m.get(key))
         .and_then(Value::as_str)

@@ -18,7 +18,7 @@ pub enum Applies {
 }
 
 impl Applies {
-    pub fn matches(&self, gk: &GroupKind) -> bool {
+    pub(crate) fn matches(&self, gk: &GroupKind) -> bool {
         match self {
             Applies::Any => true,
             Applies::Kinds(list) => list.iter().any(|(g, k)| *g == gk.group && *k == gk.kind),
@@ -318,7 +318,7 @@ fn apply(strip: Strip, gk: &GroupKind, object: &mut Value) {
     }
 }
 
-pub fn remove_path(object: &mut Value, path: &[&str]) {
+pub(crate) fn remove_path(object: &mut Value, path: &[&str]) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
@@ -441,7 +441,7 @@ fn strip_job_controller_uid(object: &mut Value) {
 
 /// True for names the token controller gives a ServiceAccount's token Secrets:
 /// `<sa>-token-<5 random>` (and OpenShift's `<sa>-dockercfg-<5>`).
-pub fn is_generated_token_name(sa: &str, secret: &str) -> bool {
+pub(crate) fn is_generated_token_name(sa: &str, secret: &str) -> bool {
     ["-token-", "-dockercfg-"].iter().any(|infix| {
         secret
             .strip_prefix(sa)

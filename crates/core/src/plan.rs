@@ -133,6 +133,14 @@ pub struct PlannedObject {
     /// against B's values for the same fields. Secrets carry no values on either side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// A's apiVersion, when the object is written to B at another one
+    /// (`apiVersion`) by a conversion rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_as: Option<String>,
+    /// Ids of the conversion and object rules applied for B's version
+    /// (`abshift rules`, docs/rules.md), in the order they ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conversions: Vec<String>,
 }
 
 /// One reason a partial plan pulled an object in.
@@ -426,6 +434,8 @@ mod tests {
                 secret_digest: None,
                 pulled_in_by: vec![],
                 diff: None,
+                read_as: None,
+                conversions: vec![],
             }],
             skipped: vec![],
             warnings: vec![],

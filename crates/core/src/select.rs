@@ -1,17 +1,19 @@
 //! Partial plans: which objects a selection (namespaces, a label selector, a
 //! stack) takes, and the cluster-scoped objects it must pull in to work in B.
-//! Pure: label selectors are evaluated here, over manifests already listed.
+//! Pure, with the one label matcher (kubectl syntax, LabelSelector, Service).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::graph::{self, Reference};
 use crate::model::{ObjectKey, ObjectRef, meta_map};
 use crate::plan::{ExtraObject, PulledIn};
 
-/// A label selector in kubectl's syntax, evaluated locally so that one list
-/// serves both the selection and the "does it exist at all" lookups.
+/// A label selector, evaluated locally: from kubectl's syntax (`-l`, so that one
+/// list serves both the selection and the "does it exist at all" lookups), from
+/// a Kubernetes `LabelSelector` object (PodDisruptionBudgets, workloads) or from
+/// a Service's map selector. All three match the same way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabelSelector {
     requirements: Vec<Requirement>,
@@ -53,7 +55,7 @@ impl LabelSelector {
         Ok(LabelSelector { requirements })
     }
 
-    pub fn matches_labels(&self, labels: &BTreeMap<&str, &str>) -> bool {
+    pub(crate) fn matches_labels(&self, labels: &BTreeMap<&str, &str>) -> bool {
         self.requirements.iter().all(|r| match r {
             Requirement::Equals(k, v) => labels.get(k.as_str()) == Some(&v.as_str()),
             Requirement::NotEquals(k, v) => labels.get(k.as_str()) != Some(&v.as_str()),
@@ -65,14 +67,73 @@ impl LabelSelector {
     }
 
     /// Matches the object's `metadata.labels`.
-    pub fn matches(&self, object: &Value) -> bool {
-        let labels: BTreeMap<&str, &str> = meta_map(object, "labels")
-            .into_iter()
-            .flatten()
-            .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
-            .collect();
-        self.matches_labels(&labels)
+    pub(crate) fn matches(&self, object: &Value) -> bool {
+        self.matches_labels(&string_labels(meta_map(object, "labels")))
     }
+
+    /// Matches a labels map as manifests hold it (a pod template's
+    /// `metadata.labels`); values that are not strings count as absent.
+    pub(crate) fn matches_map(&self, labels: &Map<String, Value>) -> bool {
+        self.matches_labels(&string_labels(Some(labels)))
+    }
+
+    /// A Kubernetes `LabelSelector` object: `matchLabels` and `matchExpressions`
+    /// (In, NotIn, Exists, DoesNotExist), all of which must hold. `None` when it
+    /// is malformed: not an object, `matchLabels` not a map of strings, or an
+    /// expression without a key or with another operator. A `matchExpressions`
+    /// that is not a list, and `values` that are not strings, are ignored.
+    pub(crate) fn from_object(selector: &Value) -> Option<Self> {
+        let selector = selector.as_object()?;
+        let mut requirements = match selector.get("matchLabels") {
+            Some(labels) => Self::from_map(labels.as_object()?)?.requirements,
+            None => Vec::new(),
+        };
+        let expressions = selector.get("matchExpressions").and_then(Value::as_array);
+        for e in expressions.into_iter().flatten() {
+            let key = e.get("key").and_then(Value::as_str)?.to_string();
+            let values = || -> BTreeSet<String> {
+                e.get("values")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            };
+            requirements.push(match e.get("operator").and_then(Value::as_str)? {
+                "In" => Requirement::In(key, values()),
+                "NotIn" => Requirement::NotIn(key, values()),
+                "Exists" => Requirement::Exists(key),
+                "DoesNotExist" => Requirement::NotExists(key),
+                _ => return None,
+            });
+        }
+        Some(LabelSelector { requirements })
+    }
+
+    /// A map selector, as Services (and ReplicationControllers) have: every key
+    /// must carry its value. `None` when a value is not a string.
+    pub(crate) fn from_map(selector: &Map<String, Value>) -> Option<Self> {
+        let requirements = selector
+            .iter()
+            .map(|(k, v)| Some(Requirement::Equals(k.clone(), v.as_str()?.to_string())))
+            .collect::<Option<Vec<_>>>()?;
+        Some(LabelSelector { requirements })
+    }
+
+    /// No requirement at all: matches everything.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.requirements.is_empty()
+    }
+}
+
+/// The string-valued entries of a labels map.
+fn string_labels(labels: Option<&Map<String, Value>>) -> BTreeMap<&str, &str> {
+    labels
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
+        .collect()
 }
 
 /// Splits on commas that are not inside `( … )`.
@@ -255,7 +316,7 @@ const REVERSE: &[(&str, &str)] = &[
 /// The selection closed over what it needs: for every object, `None` when it
 /// is left out, `Some(vec![])` when selected directly, and `Some(reasons)` when
 /// pulled in. Only objects with `pulls` set pull others in.
-pub fn closure(
+pub(crate) fn closure(
     nodes: &[(ObjectKey, &str, &Value)],
     selected: &[bool],
     pulls: &[bool],
@@ -364,6 +425,55 @@ mod tests {
         for bad in ["", "a=b,", "env in prod", "env in (a", "a=b=c", "x y"] {
             assert!(LabelSelector::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn label_selector_objects_and_map_selectors() {
+        let labels = json!({"app": "db", "tier": "data", "n": 1});
+        let labels = labels.as_object().unwrap();
+        let sel = |v: Value| LabelSelector::from_object(&v);
+        let matches = |v: Value| sel(v).map(|s| s.matches_map(labels));
+        assert_eq!(matches(json!({"matchLabels": {"app": "db"}})), Some(true));
+        assert_eq!(matches(json!({"matchLabels": {"app": "web"}})), Some(false));
+        assert_eq!(
+            matches(json!({"matchExpressions": [
+                {"key": "tier", "operator": "In", "values": ["data", "cache"]},
+                {"key": "zone", "operator": "DoesNotExist"},
+                {"key": "app", "operator": "NotIn", "values": ["web"]},
+                {"key": "app", "operator": "Exists"}]})),
+            Some(true)
+        );
+        // A label whose value is not a string counts as absent.
+        assert_eq!(
+            matches(json!({"matchExpressions": [{"key": "n", "operator": "Exists"}]})),
+            Some(false)
+        );
+        // `values` that is not a list matches nothing with In.
+        assert_eq!(
+            matches(
+                json!({"matchExpressions": [{"key": "app", "operator": "In", "values": "db"}]})
+            ),
+            Some(false)
+        );
+        // Malformed: None, whatever the labels.
+        for bad in [
+            json!("x"),
+            json!({"matchLabels": "x"}),
+            json!({"matchLabels": {"app": 1}}),
+            json!({"matchExpressions": [{"operator": "In"}]}),
+            json!({"matchExpressions": [{"key": "a", "operator": "Weird"}]}),
+        ] {
+            assert_eq!(matches(bad.clone()), None, "{bad}");
+        }
+        assert!(
+            sel(json!({"matchLabels": {}, "matchExpressions": []}))
+                .unwrap()
+                .is_empty()
+        );
+        let service = json!({"app": "db"});
+        let s = LabelSelector::from_map(service.as_object().unwrap()).unwrap();
+        assert!(s.matches_map(labels) && !s.is_empty());
+        assert!(LabelSelector::from_map(json!({"a": true}).as_object().unwrap()).is_none());
     }
 
     fn key(group: &str, kind: &str, ns: Option<&str>, name: &str) -> ObjectKey {

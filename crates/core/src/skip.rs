@@ -2,7 +2,7 @@
 //! a table ([`SKIP_RULES`]), evaluated in order, first match wins; every skipped
 //! object is recorded in the plan with the rule's reason.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -54,14 +54,14 @@ pub struct SkipRule {
 }
 
 /// Field managers that are the API server itself, not a user or a controller.
-pub const API_SERVER_MANAGERS: &[&str] = &[
+pub(crate) const API_SERVER_MANAGERS: &[&str] = &[
     "kube-apiserver",
     "api-priority-and-fairness-config-producer-v1",
     "api-priority-and-fairness-config-consumer-v1",
 ];
 
 /// Namespaces holding the cluster's own machinery, left out unless named with `-n`.
-pub const SYSTEM_NAMESPACES: &[&str] = &["kube-system", "kube-public", "kube-node-lease"];
+pub(crate) const SYSTEM_NAMESPACES: &[&str] = &["kube-system", "kube-public", "kube-node-lease"];
 
 /// Skip rules, in evaluation order.
 pub const SKIP_RULES: &[SkipRule] = &[
@@ -230,13 +230,13 @@ pub const SKIP_RULES: &[SkipRule] = &[
 
 /// One skipped object, with the rule that skipped it.
 #[derive(Debug, Clone)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     pub object: SourceObject,
     pub rule: &'static SkipRule,
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct SkipOptions {
+pub(crate) struct SkipOptions {
     /// System namespaces the user asked for explicitly.
     pub include_system_namespaces: HashSet<String>,
 }
@@ -250,7 +250,7 @@ struct Context {
 }
 
 /// Splits objects into kept and skipped. Pure: depends only on the objects given.
-pub fn partition(
+pub(crate) fn partition(
     objects: Vec<SourceObject>,
     options: &SkipOptions,
 ) -> (Vec<SourceObject>, Vec<Skipped>) {
@@ -398,7 +398,7 @@ fn owner_refs(v: &Value) -> impl Iterator<Item = &Value> {
         .flatten()
 }
 
-pub fn owner_uids(v: &Value) -> impl Iterator<Item = &str> {
+pub(crate) fn owner_uids(v: &Value) -> impl Iterator<Item = &str> {
     owner_refs(v).filter_map(|r| r.get("uid").and_then(Value::as_str))
 }
 
@@ -419,15 +419,6 @@ fn default_sa_unchanged(gk: &GroupKind, v: &Value) -> bool {
             .any(|k| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
     });
     !meta_extra && !body_extra
-}
-
-/// Counts of skipped objects per rule id, for summaries.
-pub fn count_by_rule(skipped: &[Skipped]) -> HashMap<&'static str, usize> {
-    let mut counts = HashMap::new();
-    for s in skipped {
-        *counts.entry(s.rule.id).or_insert(0) += 1;
-    }
-    counts
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::model::{GroupKind, ResourceType};
+use crate::convert;
+use crate::model::{GroupKind, ResourceType, api_version};
 
 /// What one cluster serves.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +42,30 @@ impl Catalog {
         order.into_iter().filter(|v| self.serves(gk, v)).collect()
     }
 
+    /// Every apiVersion serving a kind of this name: its own group first (in
+    /// the cluster's preference order), then other groups (Ingress moved from
+    /// `extensions` to `networking.k8s.io`).
+    pub fn api_versions_of_kind(&self, gk: &GroupKind) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .versions_of(gk)
+            .iter()
+            .map(|v| api_version(&gk.group, v))
+            .collect();
+        for (group, versions) in &self.group_versions {
+            if *group == gk.group {
+                continue;
+            }
+            let other = GroupKind::new(group, &gk.kind);
+            out.extend(
+                versions
+                    .iter()
+                    .filter(|v| self.serves(&other, v))
+                    .map(|v| api_version(group, v)),
+            );
+        }
+        out
+    }
+
     pub fn group_failed(&self, group: &str) -> bool {
         self.failures
             .iter()
@@ -59,13 +84,48 @@ pub struct Unserved {
 /// The version choice for every kind the source can list and recreate.
 #[derive(Debug, Clone, Default)]
 pub struct VersionChoice {
+    /// The version each kind is listed at in A.
     pub read: Vec<ResourceType>,
+    /// Kinds B serves at no version a conversion leads to.
     pub unserved: Vec<Unserved>,
+    /// Kinds written to B at another version than they are read at, keyed by
+    /// the kind as read from A.
+    pub writes: BTreeMap<GroupKind, Write>,
 }
 
-/// Picks, per kind, the source's preferred version if the target serves it,
-/// else the first source version the target serves, else the source's
-/// preferred one (and records the kind as unserved). Only kinds that can be
+/// How a kind that B does not serve at A's version reaches B.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// B's resource the converted objects are written to.
+    pub to: ResourceType,
+    /// Id of the row of `convert::CONVERSIONS` that converts them.
+    pub conversion: &'static str,
+}
+
+impl VersionChoice {
+    /// The resource to list in B for a kind read from A: the converted one, the
+    /// same one when B serves it, else none (the kind is absent in B).
+    pub fn target_resource<'a>(
+        &'a self,
+        read: &'a ResourceType,
+        target: &Catalog,
+    ) -> Option<&'a ResourceType> {
+        match self.writes.get(&read.group_kind()) {
+            Some(w) => Some(&w.to),
+            None => target
+                .serves(&read.group_kind(), &read.version)
+                .then_some(read),
+        }
+    }
+}
+
+/// Picks, per kind, the version to read from A and the one to write to B.
+/// Reading: the richest version where `convert::READ_PREFERENCES` names one
+/// (an HPA read as autoscaling/v1 would keep its extra metrics only in
+/// annotations), else A's preferred version if B serves it, else the first A
+/// version B serves. When B serves none of A's versions, a row of
+/// `convert::CONVERSIONS` from A's version to one B serves decides the write;
+/// without one the kind is unserved (and reported). Only kinds that can be
 /// listed and created are kept: read-only views (metrics, reviews) cannot be recreated.
 pub fn choose_versions(source: &Catalog, target: &Catalog) -> VersionChoice {
     let mut kinds: BTreeMap<GroupKind, Vec<&ResourceType>> = BTreeMap::new();
@@ -88,16 +148,47 @@ pub fn choose_versions(source: &Catalog, target: &Catalog) -> VersionChoice {
         if candidates.is_empty() {
             candidates = served.clone();
         }
-        match candidates.iter().find(|r| target.serves(&gk, &r.version)) {
-            Some(r) => out.read.push((*r).clone()),
-            None => {
-                let r = candidates[0].clone();
-                out.unserved.push(Unserved {
-                    target_versions: target.versions_of(&gk),
-                    resource: r.clone(),
+        let read = match convert::read_preference(&gk.group, &gk.kind) {
+            Some(pref) => {
+                // Stable: versions the table does not name keep A's order, last.
+                candidates.sort_by_key(|r| {
+                    pref.versions
+                        .iter()
+                        .position(|v| *v == r.version)
+                        .unwrap_or(usize::MAX)
                 });
-                out.read.push(r);
+                candidates[0]
             }
+            None => candidates
+                .iter()
+                .find(|r| target.serves(&gk, &r.version))
+                .copied()
+                .unwrap_or(candidates[0]),
+        };
+        out.read.push(read.clone());
+        if target.serves(&gk, &read.version) {
+            continue;
+        }
+        let targets = target.api_versions_of_kind(&gk);
+        let write =
+            convert::find_conversion(&gk.kind, &read.api_version(), &targets).and_then(|c| {
+                target
+                    .resources
+                    .iter()
+                    .find(|r| r.kind == gk.kind && r.api_version() == c.to)
+                    .map(|to| Write {
+                        to: to.clone(),
+                        conversion: c.id,
+                    })
+            });
+        match write {
+            Some(w) => {
+                out.writes.insert(gk, w);
+            }
+            None => out.unserved.push(Unserved {
+                target_versions: target.versions_of(&gk),
+                resource: read.clone(),
+            }),
         }
     }
     out
@@ -173,7 +264,8 @@ mod tests {
     }
 
     #[test]
-    fn unserved_kinds_are_reported_with_what_the_target_serves() {
+    fn kinds_b_no_longer_serves_are_converted_or_reported_unserved() {
+        // A (1.20) serves CronJob only as batch/v1beta1; B (1.25+) only as batch/v1.
         let a = catalog(
             vec![
                 res("batch", "v1beta1", "CronJob", RW),
@@ -192,10 +284,55 @@ mod tests {
             .iter()
             .map(|u| (u.resource.kind.as_str(), u.target_versions.clone()))
             .collect();
-        assert_eq!(
-            names,
-            vec![("CronJob", vec!["v1".to_string()]), ("Widget", vec![])]
+        assert_eq!(names, vec![("Widget", vec![])]);
+        let w = &choice.writes[&GroupKind::new("batch", "CronJob")];
+        assert_eq!(w.to.api_version(), "batch/v1");
+        assert_eq!(w.conversion, "cronjob-batch-v1beta1-to-v1");
+        let read = &choice.read[0];
+        assert_eq!(choice.target_resource(read, &b), Some(&w.to));
+    }
+
+    #[test]
+    fn hpas_are_read_at_the_richest_version_and_converted_when_b_lacks_it() {
+        // 1.20 prefers autoscaling/v1, which keeps extra metrics only in annotations.
+        let a = catalog(
+            vec![
+                res("autoscaling", "v1", "HorizontalPodAutoscaler", RW),
+                res("autoscaling", "v2beta1", "HorizontalPodAutoscaler", RW),
+                res("autoscaling", "v2beta2", "HorizontalPodAutoscaler", RW),
+            ],
+            &[("autoscaling", &["v1", "v2beta1", "v2beta2"])],
         );
+        let same = choose_versions(&a, &a);
+        assert_eq!(same.read[0].version, "v2beta2");
+        assert!(same.writes.is_empty());
+        let b = catalog(
+            vec![
+                res("autoscaling", "v1", "HorizontalPodAutoscaler", RW),
+                res("autoscaling", "v2", "HorizontalPodAutoscaler", RW),
+            ],
+            &[("autoscaling", &["v2", "v1"])],
+        );
+        let up = choose_versions(&a, &b);
+        assert_eq!(up.read[0].version, "v2beta2");
+        let w = &up.writes[&GroupKind::new("autoscaling", "HorizontalPodAutoscaler")];
+        assert_eq!(w.to.version, "v2", "never v1, which drops metrics");
+    }
+
+    #[test]
+    fn a_kind_that_moved_group_is_converted_across_groups() {
+        let a = catalog(
+            vec![res("extensions", "v1beta1", "Ingress", RW)],
+            &[("extensions", &["v1beta1"])],
+        );
+        let b = catalog(
+            vec![res("networking.k8s.io", "v1", "Ingress", RW)],
+            &[("networking.k8s.io", &["v1"])],
+        );
+        let choice = choose_versions(&a, &b);
+        let w = &choice.writes[&GroupKind::new("extensions", "Ingress")];
+        assert_eq!(w.to.api_version(), "networking.k8s.io/v1");
+        assert!(choice.unserved.is_empty());
     }
 
     #[test]

@@ -381,14 +381,4 @@ impl StateStore for FakeStore {
         self.objects.lock().unwrap().remove(key);
         Ok(())
     }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, ElbError> {
-        Ok(self
-            .objects
-            .lock()
-            .unwrap()
-            .keys()
-            .filter(|k| k.starts_with(prefix))
-            .cloned()
-            .collect())
-    }
 }

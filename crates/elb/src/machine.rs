@@ -89,12 +89,12 @@ impl Cancel {
 
 /// Outcome of a failed switch: why it failed, and whether the rollback worked.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub cause: ElbError,
     pub rollback: Result<(), ElbError>,
 }
 
-pub struct Machine<'a, L> {
+pub(crate) struct Machine<'a, L> {
     api: &'a L,
     timing: Timing,
     cancel: Cancel,
@@ -102,7 +102,7 @@ pub struct Machine<'a, L> {
 }
 
 impl<'a, L: LoadBalancerApi> Machine<'a, L> {
-    pub fn new(
+    pub(crate) fn new(
         api: &'a L,
         timing: Timing,
         cancel: Cancel,
@@ -362,7 +362,11 @@ impl<'a, L: LoadBalancerApi> Machine<'a, L> {
 }
 
 /// The invariant: refuse a deregistration that would leave no healthy member.
-pub fn guard(lb: &LbRef, health: &[MemberHealth], removing: &[String]) -> Result<(), ElbError> {
+pub(crate) fn guard(
+    lb: &LbRef,
+    health: &[MemberHealth],
+    removing: &[String],
+) -> Result<(), ElbError> {
     let remaining = health
         .iter()
         .filter(|m| m.health == Health::Healthy && !removing.contains(&m.id))

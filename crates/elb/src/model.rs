@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ElbError;
 
 /// Classic ELBs and ELBv2 target groups have different APIs and health words;
-/// everything above `aws.rs` only needs to know which one it talks to.
+/// everything above `aws/` only needs to know which one it talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LbKind {
@@ -50,7 +50,7 @@ pub struct LbRef {
 }
 
 impl LbRef {
-    pub fn folder(&self) -> String {
+    pub(crate) fn folder(&self) -> String {
         super::names::lb_folder(self.kind.as_str(), &self.name)
     }
 }
@@ -99,7 +99,7 @@ pub struct MemberHealth {
 }
 
 /// The registered members (draining ones excluded), sorted.
-pub fn members(health: &[MemberHealth]) -> Vec<String> {
+pub(crate) fn members(health: &[MemberHealth]) -> Vec<String> {
     let mut out: Vec<String> = health
         .iter()
         .filter(|m| m.health != Health::Draining)
@@ -111,7 +111,7 @@ pub fn members(health: &[MemberHealth]) -> Vec<String> {
 }
 
 /// How many of `ids` (or of all members when `ids` is None) are healthy.
-pub fn healthy_count(health: &[MemberHealth], ids: Option<&[String]>) -> usize {
+pub(crate) fn healthy_count(health: &[MemberHealth], ids: Option<&[String]>) -> usize {
     health
         .iter()
         .filter(|m| m.health == Health::Healthy)
@@ -139,7 +139,7 @@ pub struct StoredObject {
 }
 
 /// Membership and health of load balancers. Implemented over the classic ELB and
-/// ELBv2 APIs in `aws.rs` and by scripted fakes in the tests.
+/// ELBv2 APIs in `aws/` and by scripted fakes in the tests.
 #[allow(async_fn_in_trait)]
 pub trait LoadBalancerApi {
     async fn resolve(&self, name: &str) -> Result<LbRef, ElbError>;
@@ -170,6 +170,4 @@ pub trait StateStore {
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), ElbError>;
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, ElbError>;
     async fn delete(&self, key: &str) -> Result<(), ElbError>;
-    /// Keys under `prefix`, all pages, sorted.
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, ElbError>;
 }

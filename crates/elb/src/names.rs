@@ -25,17 +25,17 @@ pub const ROLE_INGRESS: &str = "ingress";
 pub const ENV_STATE_BUCKET: &str = "ABSHIFT_STATE_BUCKET";
 
 /// Prefix of every object abshift writes to the state bucket.
-pub const S3_PREFIX: &str = "abshift/elb";
+pub(crate) const S3_PREFIX: &str = "abshift/elb";
 /// Object (under the load balancer's folder) whose existence is the lock.
-pub const S3_LOCK_OBJECT: &str = "lock.json";
+pub(crate) const S3_LOCK_OBJECT: &str = "lock.json";
 /// Object (under the load balancer's folder) recording the last switch.
-pub const S3_STATE_OBJECT: &str = "state.json";
+pub(crate) const S3_STATE_OBJECT: &str = "state.json";
 /// Folder (under the load balancer's folder) with one object per audit record.
-pub const S3_AUDIT_DIR: &str = "audit";
+pub(crate) const S3_AUDIT_DIR: &str = "audit";
 
 /// Folder in the state bucket for one load balancer: its kind and short name,
 /// so that a classic ELB and a target group of the same name never share a lock.
-pub fn lb_folder(kind: &str, name: &str) -> String {
+pub(crate) fn lb_folder(kind: &str, name: &str) -> String {
     let clean: String = name
         .chars()
         .map(|c| {

@@ -29,7 +29,7 @@ impl Selector {
         out
     }
 
-    pub fn describe(&self, cluster: &str) -> String {
+    pub(crate) fn describe(&self, cluster: &str) -> String {
         let tags: Vec<String> = self
             .filter_for(cluster)
             .iter()
@@ -67,17 +67,6 @@ pub struct LbStatus {
     /// Who holds the lock right now, when the state bucket is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock: Option<state::LockRecord>,
-}
-
-/// Adds the state bucket's view (last switch, lock holder) to a status.
-pub async fn add_bookkeeping<S: StateStore>(
-    store: &S,
-    status: &mut LbStatus,
-    lb: &LbRef,
-) -> Result<(), ElbError> {
-    status.last_switch = state::read_record(store, lb).await?;
-    status.lock = state::read_lock(store, lb).await?;
-    Ok(())
 }
 
 pub async fn status<L: LoadBalancerApi, D: InstanceDirectory>(

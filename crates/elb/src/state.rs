@@ -77,7 +77,7 @@ pub struct SwitchRecord {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuditRecord {
+pub(crate) struct AuditRecord {
     pub operation: String,
     pub operation_id: String,
     pub who: String,
@@ -101,7 +101,7 @@ pub struct LockOptions {
 
 /// A held lock; give it back with [`release`].
 #[derive(Debug)]
-pub struct Lock {
+pub(crate) struct Lock {
     key: String,
     record: LockRecord,
     lb: String,
@@ -113,16 +113,16 @@ pub fn lock_key(lb: &LbRef) -> String {
     format!("{}/{S3_LOCK_OBJECT}", lb.folder())
 }
 
-pub fn state_key(lb: &LbRef) -> String {
+pub(crate) fn state_key(lb: &LbRef) -> String {
     format!("{}/{S3_STATE_OBJECT}", lb.folder())
 }
 
-pub fn audit_prefix(lb: &LbRef) -> String {
+pub(crate) fn audit_prefix(lb: &LbRef) -> String {
     format!("{}/{S3_AUDIT_DIR}/", lb.folder())
 }
 
 /// Unique enough to tell two operations apart: time, process and a counter, hashed.
-pub fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let now = Utc::now();
     let mut h = Sha256::new();
@@ -163,7 +163,7 @@ fn from_json<T: for<'de> Deserialize<'de>>(key: &str, body: &[u8]) -> Result<T, 
 }
 
 /// Takes the lock of `lb`, or says who holds it.
-pub async fn acquire<S: StateStore>(
+pub(crate) async fn acquire<S: StateStore>(
     store: &S,
     lb: &LbRef,
     owner: &str,
@@ -248,14 +248,14 @@ async fn take_over<S: StateStore>(
 /// How often a held lock is rewritten: a third of this operator's
 /// `--lock-stale-after`, but at least once a minute, because whoever may try
 /// to break the lock judges its age by their own setting, not ours.
-pub fn renew_every(stale_after: Duration) -> Duration {
+pub(crate) fn renew_every(stale_after: Duration) -> Duration {
     (stale_after / 3).clamp(Duration::from_millis(100), Duration::from_secs(60))
 }
 
 /// Rewrites our lock with a new timestamp (so its age starts again), only if
 /// it is still the version we last read; fails with `LockLost` when someone
 /// else holds it now.
-pub async fn renew<S: StateStore>(
+pub(crate) async fn renew<S: StateStore>(
     store: &S,
     lock: &Lock,
     now: DateTime<Utc>,
@@ -294,7 +294,7 @@ pub async fn renew<S: StateStore>(
 /// reported through `warn` and does not stop the work: interrupting a switch
 /// half-way is worse than finishing it, and the release at the end still
 /// refuses to delete a lock that is no longer ours.
-pub async fn keep_alive<S: StateStore, T>(
+pub(crate) async fn keep_alive<S: StateStore, T>(
     store: &S,
     lock: &Lock,
     every: Duration,
@@ -321,7 +321,7 @@ pub async fn keep_alive<S: StateStore, T>(
 
 /// Reads the lock back: the guard for stores that ignore `If-None-Match`
 /// (the later writer wins there, and the earlier one sees a foreign token).
-pub async fn verify<S: StateStore>(store: &S, lock: &Lock) -> Result<(), ElbError> {
+pub(crate) async fn verify<S: StateStore>(store: &S, lock: &Lock) -> Result<(), ElbError> {
     match store.get(&lock.key).await? {
         Some(obj) => {
             let held: LockRecord = from_json(&lock.key, &obj.body)?;
@@ -343,7 +343,7 @@ pub async fn verify<S: StateStore>(store: &S, lock: &Lock) -> Result<(), ElbErro
 }
 
 /// Gives the lock back, but only if it is still ours.
-pub async fn release<S: StateStore>(store: &S, lock: Lock) -> Result<(), ElbError> {
+pub(crate) async fn release<S: StateStore>(store: &S, lock: Lock) -> Result<(), ElbError> {
     verify(store, &lock).await?;
     store.delete(&lock.key).await
 }
@@ -370,12 +370,15 @@ pub async fn read_lock<S: StateStore>(
     }
 }
 
-pub async fn write_record<S: StateStore>(store: &S, record: &SwitchRecord) -> Result<(), ElbError> {
+pub(crate) async fn write_record<S: StateStore>(
+    store: &S,
+    record: &SwitchRecord,
+) -> Result<(), ElbError> {
     store.put(&state_key(&record.lb), to_json(record)).await
 }
 
 /// Appends one audit record; never overwrites (create-only, unique key).
-pub async fn append_audit<S: StateStore>(
+pub(crate) async fn append_audit<S: StateStore>(
     store: &S,
     lb: &LbRef,
     record: &AuditRecord,
@@ -398,17 +401,4 @@ pub async fn append_audit<S: StateStore>(
             message: "an audit record with this id already exists".into(),
         })
     }
-}
-
-pub async fn read_audit<S: StateStore>(
-    store: &S,
-    lb: &LbRef,
-) -> Result<Vec<AuditRecord>, ElbError> {
-    let mut out = Vec::new();
-    for key in store.list(&audit_prefix(lb)).await? {
-        if let Some(obj) = store.get(&key).await? {
-            out.push(from_json(&key, &obj.body)?);
-        }
-    }
-    Ok(out)
 }

@@ -485,8 +485,31 @@ fn finish(
         404 if ctx.opts.dry_run && o.depends_on.iter().any(|d| ctx.created_by_plan.contains(&d.key())) => {
             result(Outcome::Deferred, Some("depends on objects this plan creates first (namespace, CRD); the server cannot check it before they exist".into()))
         }
-        _ => result(Outcome::Failed, Some(ctx.target.status_error(&resp, what).to_string())),
+        _ => {
+            let mut detail = ctx.target.status_error(&resp, what).to_string();
+            if let Some(rules) = conversion_note(o) {
+                detail.push_str(&rules);
+            }
+            result(Outcome::Failed, Some(detail))
+        }
     }
+}
+
+/// For a converted object B rejects: which rules made what B was sent, so the
+/// one-line rejection names the object, B's field error and the rule.
+fn conversion_note(o: &PlannedObject) -> Option<String> {
+    if o.conversions.is_empty() {
+        return None;
+    }
+    let from = o
+        .read_as
+        .as_deref()
+        .map(|v| format!(" from A's {v}"))
+        .unwrap_or_default();
+    Some(format!(
+        " (converted{from} by rule {}; see `abshift rules`)",
+        o.conversions.join(", ")
+    ))
 }
 
 /// `metadata.uid` of a written object, without building the whole document.

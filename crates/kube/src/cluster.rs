@@ -13,6 +13,8 @@ use serde_json::Value;
 
 use abshift_core::model::ResourceType;
 
+use crate::kube_error::describe_kube_error;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     #[error("cannot read kubeconfig {path}: {detail}")]
@@ -563,23 +565,6 @@ fn is_write_refusal(err: &kube::Error) -> bool {
         source = e.source();
     }
     false
-}
-
-/// The innermost useful message of a kube error chain ("connection refused", …).
-pub fn describe_kube_error(err: &kube::Error) -> String {
-    if let kube::Error::Api(s) = err {
-        return format!("{} ({})", s.message, s.code);
-    }
-    let mut parts: Vec<String> = Vec::new();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = e.source();
-    }
-    parts.last().cloned().unwrap_or_else(|| err.to_string())
 }
 
 fn urlencode(s: &str) -> String {

@@ -71,7 +71,7 @@ pub async fn discover(client: &Client) -> Result<Catalog, kube::Error> {
             }
             Err(e) => catalog.failures.push(DiscoveryFailure {
                 group_version: gv,
-                error: crate::cluster::describe_kube_error(&e),
+                error: crate::kube_error::describe_kube_error(&e),
             }),
         }
     }

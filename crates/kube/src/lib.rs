@@ -7,5 +7,6 @@ pub mod cluster;
 pub mod discovery;
 pub mod files;
 pub mod journal;
+mod kube_error;
 pub mod planner;
 pub mod verify;

@@ -147,11 +147,13 @@ pub async fn build_plan_with_targets(
         .map(Arc::new)
         .collect();
 
-    // B is listed only for what it serves at the same version; the rest is absent in B.
+    // B is listed at the version each kind is written at (the same one, or the
+    // one a conversion leads to); kinds B does not serve are absent in B.
     let target_read: Vec<Arc<ResourceType>> = read
         .iter()
-        .filter(|r| t_cat.serves(&r.group_kind(), &r.version))
+        .filter_map(|r| choice.target_resource(r, &t_cat))
         .cloned()
+        .map(Arc::new)
         .collect();
     progress.listing(read.len() + target_read.len());
     let lists = Lists {

@@ -49,17 +49,21 @@ impl VerifyReport {
     }
 }
 
+/// Re-reads both clusters with the plan's selection (`page_size` objects per
+/// list page, `list_concurrency` lists in flight per cluster) and compares.
 pub async fn verify(
     plan: &Plan,
     source: &Cluster,
     target: &Cluster,
+    page_size: u32,
+    list_concurrency: usize,
 ) -> Result<VerifyReport, VerifyError> {
     crate::apply::check_clusters(plan, source, target).await?;
     let req = PlanRequest {
         selection: plan.selection.clone(),
         stack: None,
-        page_size: 500,
-        list_concurrency: 8,
+        page_size,
+        list_concurrency,
     };
     let (fresh, copies) =
         planner::build_plan_with_targets(source, target, &req, &planner::NoProgress).await?;

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::store::{ChangeFeed, Entry, FeedItem, KvStore, Op, Snapshot, StoreError};
 
 /// Consul's documented limit before 1.14 (128 since); the lower one works everywhere.
-pub const MAX_TXN_OPS: usize = 64;
+pub(crate) const MAX_TXN_OPS: usize = 64;
 
 #[derive(Clone)]
 pub struct ConsulStore {

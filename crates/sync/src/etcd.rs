@@ -78,7 +78,7 @@ fn timed_out(url: &str) -> StoreError {
 }
 
 /// The end of the key range holding every key that starts with `prefix`.
-pub fn range_end(prefix: &[u8]) -> Vec<u8> {
+pub(crate) fn range_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < 0xff {
@@ -128,10 +128,6 @@ impl EtcdStore {
             client,
             url: url.to_string(),
         })
-    }
-
-    pub fn client(&self) -> Client {
-        self.client.clone()
     }
 
     /// Every key under `prefix` in pages of `page`, all at the first page's revision.

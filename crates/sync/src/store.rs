@@ -31,12 +31,12 @@ impl std::fmt::Debug for Entry {
 
 impl Entry {
     /// What `verify` and the reconcile compare: values never leave the process in clear.
-    pub fn digest(&self) -> [u8; 32] {
+    pub(crate) fn digest(&self) -> [u8; 32] {
         digest_of(&self.value, self.flags)
     }
 }
 
-pub fn digest_of(value: &[u8], flags: u64) -> [u8; 32] {
+pub(crate) fn digest_of(value: &[u8], flags: u64) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(flags.to_be_bytes());
     h.update(value);
@@ -50,7 +50,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub fn key(&self) -> &[u8] {
+    pub(crate) fn key(&self) -> &[u8] {
         match self {
             Op::Put(e) => &e.key,
             Op::Delete(k) => k,
@@ -58,7 +58,7 @@ impl Op {
     }
 
     /// Rough wire size, used to keep a transaction under the store's request limit.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         match self {
             Op::Put(e) => e.key.len() + e.value.len() + 32,
             Op::Delete(k) => k.len() + 32,
@@ -196,7 +196,7 @@ impl Scope {
     }
 
     /// Source key → its place relative to the prefix, if it is replicated.
-    pub fn source_rel<'a>(&self, key: &'a [u8]) -> Option<&'a [u8]> {
+    pub(crate) fn source_rel<'a>(&self, key: &'a [u8]) -> Option<&'a [u8]> {
         if !path_match(&self.prefix, key) {
             return None;
         }
@@ -205,7 +205,7 @@ impl Scope {
     }
 
     /// Destination key → its place relative to the destination prefix, if it is managed.
-    pub fn dest_rel<'a>(&self, key: &'a [u8]) -> Option<&'a [u8]> {
+    pub(crate) fn dest_rel<'a>(&self, key: &'a [u8]) -> Option<&'a [u8]> {
         if !path_match(&self.dest_prefix, key) {
             return None;
         }
@@ -213,20 +213,20 @@ impl Scope {
         (!self.excluded_rel(rel)).then_some(rel)
     }
 
-    pub fn to_dest(&self, rel: &[u8]) -> Vec<u8> {
+    pub(crate) fn to_dest(&self, rel: &[u8]) -> Vec<u8> {
         let mut k = self.dest_prefix.clone();
         k.extend_from_slice(rel);
         k
     }
 
-    pub fn to_source(&self, rel: &[u8]) -> Vec<u8> {
+    pub(crate) fn to_source(&self, rel: &[u8]) -> Vec<u8> {
         let mut k = self.prefix.clone();
         k.extend_from_slice(rel);
         k
     }
 
     /// Rewrite a source operation for B, or drop it when out of scope.
-    pub fn map_op(&self, op: Op) -> Option<Op> {
+    pub(crate) fn map_op(&self, op: Op) -> Option<Op> {
         match op {
             Op::Put(e) => {
                 let key = self.to_dest(self.source_rel(&e.key)?);

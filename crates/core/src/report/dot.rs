@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::Report;
+use super::model::Report;
 use super::wavegraph;
 
 /// A DOT double-quoted string: only `"` and `\` need escaping; line breaks

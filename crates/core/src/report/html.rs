@@ -10,8 +10,9 @@ use crate::diff::Action;
 use crate::outcome::Outcome;
 use crate::plan::Severity;
 
-use super::svg::{self, ACTION_COLOURS};
-use super::{Report, ReportObject, esc, selection_lines, short_ref};
+use super::model::{Report, ReportObject, esc, selection_lines, short_ref};
+use super::svg;
+use super::wavegraph::{ACTION_COLOURS, colours};
 
 /// Above this many objects manifests are left out of the page, which would
 /// otherwise grow to tens of megabytes; the JSON report still has them.
@@ -137,7 +138,7 @@ fn colour<K: PartialEq + Copy>(table: &[(K, &'static str)], key: K) -> &'static 
 fn action_badge(a: Action) -> String {
     format!(
         "<span class=\"badge\" style=\"background:{}\">{}</span>",
-        svg::colours(a).1,
+        colours(a).1,
         a.as_str()
     )
 }
@@ -226,6 +227,7 @@ pub(crate) fn render(r: &Report) -> String {
         svg::render(r, false)
     );
     objects(&mut o, r);
+    conversions(&mut o, r);
     skipped(&mut o, r);
     warnings(&mut o, r);
     let _ = write!(
@@ -533,6 +535,34 @@ fn list_cell(o: &mut String, items: impl Iterator<Item = String>) {
             );
         }
     }
+}
+
+fn conversions(o: &mut String, r: &Report) {
+    let converted: usize = r.conversions.iter().map(|g| g.objects.len()).sum();
+    let _ = writeln!(
+        o,
+        "<section id=\"conversions\"><details open><summary>Conversions ({converted})</summary>"
+    );
+    if r.conversions.is_empty() {
+        o.push_str("<p class=\"muted\">Every object is written to B as it was read from A.</p>");
+    } else {
+        o.push_str("<p class=\"muted\">Objects written to B at another version, or repaired for B's version (<code>abshift rules</code> explains each rule).</p>");
+    }
+    for g in &r.conversions {
+        let _ = write!(
+            o,
+            "<details><summary><code>{}</code> <span class=\"soft muted\">{}</span> {} &rarr; {}</summary><ul class=\"objs\">",
+            esc(&g.rules.join(", ")),
+            g.objects.len(),
+            esc(&g.from),
+            esc(&g.to)
+        );
+        for x in &g.objects {
+            let _ = write!(o, "<li>{}</li>", esc(&short_ref(x)));
+        }
+        o.push_str("</ul></details>\n");
+    }
+    o.push_str("</details></section>\n");
 }
 
 fn skipped(o: &mut String, r: &Report) {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{Report, ReportObject, selection_lines, short_ref};
+use super::model::{Report, ReportObject, selection_lines, short_ref};
 
 /// Escapes text for a Markdown table cell or paragraph: HTML is neutralised,
 /// Markdown punctuation is backslash-escaped, line breaks become spaces.
@@ -177,6 +177,28 @@ pub(crate) fn render(r: &Report) -> String {
                 if diff.ends_with('\n') { "" } else { "\n" }
             );
         }
+    }
+
+    let converted: usize = r.conversions.iter().map(|g| g.objects.len()).sum();
+    let _ = writeln!(out, "## Conversions ({converted})\n");
+    if r.conversions.is_empty() {
+        out.push_str("Every object is written to B as it was read from A.\n\n");
+    } else {
+        out.push_str("Objects written to B at another version, or repaired for B's version (`abshift rules` explains each rule).\n\n| Rules | Read from A | Written to B | Objects |\n|---|---|---|---|\n");
+    }
+    for g in &r.conversions {
+        let objects: Vec<String> = g.objects.iter().map(|o| e(&short_ref(o))).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            e(&g.rules.join(", ")),
+            e(&g.from),
+            e(&g.to),
+            objects.join(", ")
+        );
+    }
+    if !r.conversions.is_empty() {
+        out.push('\n');
     }
 
     let _ = writeln!(out, "## Skipped ({})\n", s.skipped);

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Top-level fields of a Secret whose values are the secret itself.
 const VALUE_FIELDS: &[&str] = &["data", "stringData"];
@@ -18,7 +18,7 @@ fn is_secret(kind: &str) -> bool {
 
 /// The manifest with every `data`/`stringData` value of a Secret replaced by
 /// [`REDACTED`]; the keys stay, a reviewer may need to know which exist.
-pub fn redact_manifest(kind: &str, manifest: &Value) -> Value {
+pub(crate) fn redact_manifest(kind: &str, manifest: &Value) -> Value {
     if !is_secret(kind) {
         return manifest.clone();
     }
@@ -59,7 +59,7 @@ enum Place {
 /// A Secret's diff with every line inside `data`/`stringData` blanked. Works on
 /// pretty JSON and on YAML; a hunk that starts in the middle of a block is
 /// blanked until a known top-level field shows where it is.
-pub fn redact_diff(kind: &str, diff: &str) -> String {
+pub(crate) fn redact_diff(kind: &str, diff: &str) -> String {
     if !is_secret(kind) {
         return diff.to_string();
     }

@@ -4,10 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::diff::Action;
-
-use super::wavegraph::{self, WaveGraph};
-use super::{Report, esc};
+use super::model::{Report, esc};
+use super::wavegraph::{self, ACTION_COLOURS, WaveGraph, colours};
 
 const BOX_W: f64 = 250.0;
 const BOX_H: f64 = 42.0;
@@ -18,22 +16,6 @@ const TOP: f64 = 96.0;
 /// Characters that fit on one line of a box; longer names are cut with an
 /// ellipsis and shown whole in the box's tooltip.
 const LINE_CHARS: usize = 36;
-
-/// Fill, stroke and text colour per action: data, shared with the HTML legend.
-pub(crate) const ACTION_COLOURS: &[(Action, &str, &str)] = &[
-    (Action::Create, "#e6f4ea", "#1a7f37"),
-    (Action::Unchanged, "#f2f3f5", "#6e7781"),
-    (Action::Update, "#e7f0fd", "#0969da"),
-    (Action::Conflict, "#fdecec", "#cf222e"),
-];
-
-pub(crate) fn colours(a: Action) -> (&'static str, &'static str) {
-    ACTION_COLOURS
-        .iter()
-        .find(|(x, _, _)| *x == a)
-        .map(|(_, fill, stroke)| (*fill, *stroke))
-        .unwrap_or(("#ffffff", "#57606a"))
-}
 
 /// `standalone` adds the namespace a lone .svg file needs; HTML inlines without it.
 pub(crate) fn render(report: &Report, standalone: bool) -> String {

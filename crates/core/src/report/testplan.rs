@@ -40,6 +40,8 @@ pub(crate) fn object(
         secret_digest: None,
         pulled_in_by: vec![],
         diff: None,
+        read_as: None,
+        conversions: vec![],
     }
 }
 

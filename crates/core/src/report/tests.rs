@@ -1,8 +1,15 @@
+//! The report tests: every format rendered from hand-made plans (`testplan`),
+//! hostile names escaped, Secret values never shown, big plans aggregated.
+
 use std::path::Path;
 
+use serde_json::Value;
+
+use super::redact::REDACTED;
 use super::testplan::{HOSTILE, SECRET_VALUES, large, sample};
+use super::wavegraph::AGGREGATE_ABOVE;
 use super::*;
-use crate::outcome::ObjectResult;
+use crate::outcome::{ApplySummary, ObjectResult, Outcome};
 
 const ALL: &[Format] = &[
     Format::Markdown,
@@ -215,4 +222,29 @@ fn dot_quotes_ids_and_clusters_waves() {
         let unescaped = line.replace("\\\\", "").replace("\\\"", "");
         assert_eq!(unescaped.matches('"').count() % 2, 0, "{line}");
     }
+}
+
+#[test]
+fn conversions_are_listed_with_the_versions_read_and_written() {
+    let mut plan = sample();
+    let none = render(&plan, None, Format::Markdown);
+    assert!(none.contains("## Conversions (0)"), "{none}");
+    let o = plan
+        .objects
+        .iter_mut()
+        .find(|o| o.kind == "ConfigMap")
+        .unwrap();
+    o.read_as = Some("v1beta1".into());
+    o.conversions = vec!["rule-one".into(), "rule-two".into()];
+    let md = render(&plan, None, Format::Markdown);
+    assert!(md.contains("## Conversions (1)"), "{md}");
+    assert!(
+        md.contains("| rule-one, rule-two | v1beta1 ConfigMap | v1 ConfigMap |"),
+        "{md}"
+    );
+    let html = render(&plan, None, Format::Html);
+    assert!(html.contains("<section id=\"conversions\">"));
+    assert!(html.contains("v1beta1 ConfigMap &rarr; v1 ConfigMap"));
+    let json: serde_json::Value = serde_json::from_str(&render(&plan, None, Format::Json)).unwrap();
+    assert_eq!(json["conversions"][0]["rules"][1], "rule-two");
 }

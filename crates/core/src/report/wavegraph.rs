@@ -1,14 +1,31 @@
 //! The wave graph both pictures (SVG, Graphviz) draw: one node per object, or
-//! per (wave, kind) once a plan is too big for a box per object to be readable.
+//! per (wave, kind) once a plan is too big for a box per object to be readable,
+//! and the colours its boxes take per action (shared with the HTML legend).
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::diff::Action;
 
-use super::{Report, ns_name, short_ref};
+use super::model::{Report, ns_name, short_ref};
 
 /// Above this many objects the graph shows one box per (wave, kind).
-pub const AGGREGATE_ABOVE: usize = 300;
+pub(crate) const AGGREGATE_ABOVE: usize = 300;
+
+/// Fill, stroke and text colour per action: data, shared with the HTML legend.
+pub(crate) const ACTION_COLOURS: &[(Action, &str, &str)] = &[
+    (Action::Create, "#e6f4ea", "#1a7f37"),
+    (Action::Unchanged, "#f2f3f5", "#6e7781"),
+    (Action::Update, "#e7f0fd", "#0969da"),
+    (Action::Conflict, "#fdecec", "#cf222e"),
+];
+
+pub(crate) fn colours(a: Action) -> (&'static str, &'static str) {
+    ACTION_COLOURS
+        .iter()
+        .find(|(x, _, _)| *x == a)
+        .map(|(_, fill, stroke)| (*fill, *stroke))
+        .unwrap_or(("#ffffff", "#57606a"))
+}
 
 pub(crate) struct WaveGraph {
     pub waves: usize,
@@ -33,7 +50,7 @@ impl Node {
     /// object (or all its objects share the action), neutral for mixed aggregates.
     pub fn colours(&self, aggregated: bool) -> (&'static str, &'static str) {
         match self.single_action() {
-            Some(a) if !aggregated => super::svg::colours(a),
+            Some(a) if !aggregated => colours(a),
             _ => ("#ffffff", "#57606a"),
         }
     }

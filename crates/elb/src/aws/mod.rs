@@ -1,0 +1,17 @@
+//! Thin clients over the EC2, ELB, ELBv2 and S3 SDKs implementing the traits of
+//! `model.rs`: `classic` ELBs and `target_group`s behind `lb`, `ec2` instances,
+//! the `s3` state store; `errors` turns SDK errors into `ElbError`.
+
+mod classic;
+mod client;
+mod ec2;
+mod errors;
+mod lb;
+mod s3;
+mod target_group;
+
+pub use client::Aws;
+pub use s3::S3Store;
+
+#[cfg(test)]
+pub(crate) use classic::classic_health;

@@ -1,0 +1,199 @@
+//! `abshift migrate apply`: confirmation, progress bars per wave, the dry-run
+//! report, and the summary of what B now holds (text table, JSON or YAML).
+//! The work itself is `abshift_kube::apply`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::connect::connect_for_plan;
+use super::report::format_of;
+use crate::cli::args::{ApplyArgs, OutputFormat};
+use crate::error::UsageError;
+use abshift_core::outcome::{ApplySummary, ObjectResult, Outcome};
+use abshift_core::plan::Plan;
+use abshift_kube::apply::{ApplyOptions, ApplyProgress};
+use abshift_kube::cluster::{Access, Cluster};
+use abshift_kube::files::write_atomically;
+
+/// `abshift migrate apply`: recreates the planned objects in B, wave by wave,
+/// after checking that the clusters are the plan's.
+pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let report = match &args.report {
+        Some(_) if !args.dry_run => {
+            return Err(UsageError(
+                "--report needs --dry-run: the report shows B's dry-run verdict on each object; for a report of the plan alone use `abshift report PLAN.json`".into(),
+            )
+            .into());
+        }
+        Some(path) => Some((path.clone(), format_of(path)?)),
+        None => None,
+    };
+    let plan = Plan::read(&args.plan)?;
+    let (source, target) = connect_for_plan(&args.clusters, &plan, Access::ReadWrite).await?;
+    abshift_kube::apply::check_clusters(&plan, &source, &target).await?;
+    if !args.dry_run && !args.yes {
+        confirm(&plan, &target)?;
+    }
+    let opts = ApplyOptions {
+        dry_run: args.dry_run,
+        concurrency: args.concurrency,
+        on_conflict: args.on_conflict,
+        allow_drift: args.allow_drift,
+    };
+    let progress = WaveBars::new(plan.summary.waves);
+    let summary = abshift_kube::apply::apply(&plan, &args.plan, &source, &target, &opts, &progress)
+        .await
+        .with_context(|| format!("applying plan {} to '{}'", plan.id, target.context))?;
+    progress.finish();
+    if let Some((path, format)) = &report {
+        write_atomically(
+            path,
+            &abshift_core::report::render(&plan, Some(&summary), *format),
+        )?;
+        eprintln!("report written to {}", path.display());
+    }
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+        OutputFormat::Yaml => print!("{}", serde_yaml_ng::to_string(&summary)?),
+        OutputFormat::Text => eprint!("{}", apply_summary_text(&summary)),
+    }
+    Ok(if summary.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Asks on the terminal before writing; with no terminal, `--yes` is required.
+fn confirm(plan: &Plan, target: &Cluster) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    if !std::io::stdin().is_terminal() {
+        return Err(UsageError("refusing to apply without confirmation: no terminal to ask on; review the plan and pass --yes".into()).into());
+    }
+    let counts: Vec<String> = plan
+        .summary
+        .by_action
+        .iter()
+        .map(|(a, n)| format!("{n} {a}"))
+        .collect();
+    eprint!(
+        "Apply plan {} to '{}' ({}): {} objects in {} waves ({})? [y/N] ",
+        plan.id,
+        target.context,
+        target.server,
+        plan.summary.objects,
+        plan.summary.waves,
+        counts.join(", ")
+    );
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
+        Ok(())
+    } else {
+        Err(UsageError("not confirmed; nothing was written".into()).into())
+    }
+}
+
+fn apply_summary_text(s: &ApplySummary) -> String {
+    let mut out = String::new();
+    let deferred = s
+        .problems
+        .iter()
+        .filter(|p| p.outcome == Outcome::Deferred)
+        .count();
+    for p in s.problems.iter().filter(|p| p.outcome != Outcome::Deferred) {
+        out.push_str(&format!(
+            "{:<8} wave {} {}: {}\n",
+            format!("{:?}", p.outcome).to_lowercase(),
+            p.wave,
+            p.object,
+            p.detail.as_deref().unwrap_or("")
+        ));
+    }
+    if deferred > 0 {
+        out.push_str(&format!(
+            "deferred: {deferred} objects cannot be checked by a dry run until what they need (namespace, CRD, owner) exists in B; -o json lists them\n"
+        ));
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY)
+        .set_header(vec!["outcome", "objects"]);
+    for (k, v) in &s.counts {
+        t.add_row(vec![k.to_string(), v.to_string()]);
+    }
+    out.push_str(&t.to_string());
+    out.push('\n');
+    out.push_str(&format!(
+        "{}plan {} → '{}': {} write requests, {} retries, {} already done by an earlier run, {:.1}s — {}\n",
+        if s.dry_run { "dry run: " } else { "" },
+        s.plan,
+        s.target,
+        s.writes,
+        s.retries,
+        s.resumed,
+        s.seconds,
+        if s.succeeded() { "complete" } else { "INCOMPLETE: fix the problems above and re-run (done objects are not redone)" }
+    ));
+    out
+}
+
+/// One progress bar per wave on a terminal, a log line per wave otherwise.
+struct WaveBars {
+    multi: Option<indicatif::MultiProgress>,
+    current: std::sync::Mutex<Option<ProgressBar>>,
+    waves: usize,
+}
+
+impl WaveBars {
+    fn new(waves: usize) -> Self {
+        let multi = std::io::stderr()
+            .is_terminal()
+            .then(indicatif::MultiProgress::new);
+        WaveBars {
+            multi,
+            current: std::sync::Mutex::new(None),
+            waves,
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = self.current.lock().expect("bar").take() {
+            b.finish();
+        }
+    }
+}
+
+impl ApplyProgress for WaveBars {
+    fn wave(&self, wave: usize, objects: usize) {
+        match &self.multi {
+            Some(m) => {
+                let bar = m.add(ProgressBar::new(objects as u64));
+                bar.set_style(
+                    ProgressStyle::with_template("wave {prefix} [{bar:30}] {pos}/{len} {wide_msg}")
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                );
+                bar.set_prefix(format!("{}/{}", wave + 1, self.waves));
+                *self.current.lock().expect("bar") = Some(bar);
+            }
+            None => eprintln!("wave {}/{}: {objects} objects", wave + 1, self.waves),
+        }
+    }
+    fn done(&self, r: &ObjectResult) {
+        if let Some(b) = self.current.lock().expect("bar").as_ref() {
+            b.inc(1);
+            if matches!(
+                r.outcome,
+                Outcome::Failed | Outcome::Blocked | Outcome::Drifted
+            ) {
+                b.set_message(format!("{:?}: {}", r.outcome, r.object));
+            }
+        }
+    }
+    fn wave_finished(&self, _wave: usize) {
+        self.finish();
+    }
+}
