@@ -59,6 +59,6 @@ cat <<REPORT
 objects in A (ConfigMaps+Secrets): $total; machine: $(nproc) cores; $(date -u +%Y-%m-%d)
 
 abshift phases (elapsed ms since start, from -v):
-$(grep -o 'elapsed_ms=[0-9]* .*' "$ABSHIFT_TESTENV/abshift.err" | sed 's/^/    /')
+$(grep -E 'elapsed_ms=' "$ABSHIFT_TESTENV/abshift.err" | sed -E 's/^.*(INFO|WARN) +//; s/^/    /')
 REPORT
 bash scripts/testenv.sh down >/dev/null 2>&1 || true
