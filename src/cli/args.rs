@@ -2,9 +2,10 @@
 //! checked here, once, as they are parsed (a concurrency of 0 is a usage
 //! error), so the commands pass them on unchanged.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use clap::builder::RangedU64ValueParser;
+use clap::builder::{RangedU64ValueParser, TypedValueParser};
 use clap::{Args, ValueEnum};
 
 use super::named::named;
@@ -19,8 +20,10 @@ pub const MAX_IN_FLIGHT: u64 = 512;
 pub const MAX_PAGE_SIZE: i64 = 100_000;
 
 /// Parses a count of requests in flight: 1 to [`MAX_IN_FLIGHT`].
-fn in_flight() -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::new().range(1..=MAX_IN_FLIGHT)
+fn in_flight() -> impl TypedValueParser<Value = NonZeroUsize> {
+    RangedU64ValueParser::<usize>::new()
+        .range(1..=MAX_IN_FLIGHT)
+        .try_map(NonZeroUsize::try_from)
 }
 
 /// Where the two clusters are found.
@@ -92,8 +95,8 @@ pub struct ListArgs {
     #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_SIZE))]
     pub page_size: u32,
     /// Lists in flight at once, per cluster.
-    #[arg(long, default_value_t = 8, value_name = "N", value_parser = in_flight())]
-    pub list_concurrency: usize,
+    #[arg(long, default_value = "8", value_name = "N", value_parser = in_flight())]
+    pub list_concurrency: NonZeroUsize,
 }
 
 #[derive(Debug, Args)]
@@ -106,8 +109,8 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Writes in flight at once within a wave.
-    #[arg(long, default_value_t = 16, value_parser = in_flight())]
-    pub concurrency: usize,
+    #[arg(long, default_value = "16", value_parser = in_flight())]
+    pub concurrency: NonZeroUsize,
     /// What to do with objects in B that abshift did not create.
     #[arg(long, value_parser = named::<OnConflict>(), default_value = "fail")]
     pub on_conflict: OnConflict,

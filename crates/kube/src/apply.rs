@@ -6,6 +6,7 @@
 //! apply time (one list per namespace as each wave starts), never from the plan.
 
 use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -54,7 +55,8 @@ pub enum ApplyError {
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
     pub dry_run: bool,
-    pub concurrency: usize,
+    /// Writes in flight within a wave (at least one, by its type).
+    pub concurrency: NonZeroUsize,
     pub on_conflict: OnConflict,
     pub allow_drift: bool,
 }
@@ -216,7 +218,7 @@ pub async fn apply(
         let ctx_ref = &ctx;
         let wave_results: Vec<ObjectResult> = futures::stream::iter(todo)
             .map(|o| async move { apply_one(ctx_ref, o).await })
-            .buffer_unordered(opts.concurrency.max(1))
+            .buffer_unordered(opts.concurrency.get())
             .inspect(|r| progress.done(r))
             .collect()
             .await;
@@ -779,7 +781,7 @@ async fn prefetch_secrets(ctx: &Ctx<'_>, todo: &[&PlannedObject]) {
             }
         });
     let map: HashMap<(String, String), Value> = futures::stream::iter(lists)
-        .buffer_unordered(ctx.opts.concurrency.max(1))
+        .buffer_unordered(ctx.opts.concurrency.get())
         .flat_map(futures::stream::iter)
         .collect()
         .await;
@@ -833,7 +835,7 @@ async fn wait_until_usable(ctx: &Ctx<'_>, created: &[&ObjectResult]) {
         });
     }
     futures::stream::iter(checks)
-        .buffer_unordered(ctx.opts.concurrency.max(1))
+        .buffer_unordered(ctx.opts.concurrency.get())
         .collect::<Vec<()>>()
         .await;
 }

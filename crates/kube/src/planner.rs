@@ -3,6 +3,7 @@
 //! the plain data to `abshift_core::assemble`, which decides everything.
 
 use std::collections::{BTreeSet, HashSet};
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -24,7 +25,8 @@ pub struct PlanRequest {
     /// none, because the plan's selection already holds the resolved namespaces.
     pub stack: Option<StackRequest>,
     pub page_size: u32,
-    pub list_concurrency: usize,
+    /// Lists in flight per cluster (at least one, by its type).
+    pub list_concurrency: NonZeroUsize,
 }
 
 #[derive(Debug, Clone)]
@@ -256,7 +258,7 @@ impl Lists<'_> {
                     .await;
                 (rt, r)
             })
-            .buffer_unordered(self.req.list_concurrency.max(1))
+            .buffer_unordered(self.req.list_concurrency.get())
             .collect()
             .await;
         let mut objects = Vec::new();
@@ -370,7 +372,7 @@ mod tests {
             selection: sel.clone(),
             stack: None,
             page_size: 1,
-            list_concurrency: 1,
+            list_concurrency: NonZeroUsize::MIN,
         };
         let lists = Lists {
             req: &req,

@@ -56,7 +56,7 @@ pub async fn verify(
     source: &Cluster,
     target: &Cluster,
     page_size: u32,
-    list_concurrency: usize,
+    list_concurrency: std::num::NonZeroUsize,
 ) -> Result<VerifyReport, VerifyError> {
     crate::apply::check_clusters(plan, source, target).await?;
     let req = PlanRequest {
