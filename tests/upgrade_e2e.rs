@@ -148,29 +148,7 @@ fn same_version_old_to_old_keeps_api_versions() {
             )
         });
     }
-    if let Some(ing) = read(
-        env,
-        &mut checks,
-        "paas-b",
-        &["ingresses.v1.networking.k8s.io", "-n", NS, "legacy"],
-    ) {
-        check_ingress_v1(&mut checks, "Ingress legacy/legacy in B", &ing["spec"]);
-    }
-    if let Some(wh) = read(
-        env,
-        &mut checks,
-        "paas-b",
-        &[
-            "validatingwebhookconfigurations.v1.admissionregistration.k8s.io",
-            "legacy-policy",
-        ],
-    ) {
-        check_webhook_v1(
-            &mut checks,
-            "ValidatingWebhookConfiguration legacy-policy in B",
-            &wh,
-        );
-    }
+    check_ingress_and_webhook_in_b(env, &mut checks);
     checks.finish();
 }
 
@@ -463,29 +441,7 @@ fn upgrade_old_to_new_converts_removed_api_versions() {
             &["poddisruptionbudgets.v1.policy", "-n", NS, name],
         );
     }
-    if let Some(ing) = read(
-        env,
-        &mut checks,
-        "paas-b",
-        &["ingresses.v1.networking.k8s.io", "-n", NS, "legacy"],
-    ) {
-        check_ingress_v1(&mut checks, "Ingress legacy/legacy in B", &ing["spec"]);
-    }
-    if let Some(wh) = read(
-        env,
-        &mut checks,
-        "paas-b",
-        &[
-            "validatingwebhookconfigurations.v1.admissionregistration.k8s.io",
-            "legacy-policy",
-        ],
-    ) {
-        check_webhook_v1(
-            &mut checks,
-            "ValidatingWebhookConfiguration legacy-policy in B",
-            &wh,
-        );
-    }
+    check_ingress_and_webhook_in_b(env, &mut checks);
     for name in ["web", "api"] {
         read(
             env,

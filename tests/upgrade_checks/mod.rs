@@ -613,3 +613,30 @@ pub(crate) fn check_webhook_v1(checks: &mut Checks, what: &str, config: &Value) 
 
 // ---------------------------------------------------------------------------
 // The pairs
+
+/// The old-API estate's Ingress and webhook as B holds them, read at v1.
+pub(crate) fn check_ingress_and_webhook_in_b(env: &Env, checks: &mut Checks) {
+    if let Some(ing) = read(
+        env,
+        checks,
+        "paas-b",
+        &["ingresses.v1.networking.k8s.io", "-n", NS, "legacy"],
+    ) {
+        check_ingress_v1(checks, "Ingress legacy/legacy in B", &ing["spec"]);
+    }
+    if let Some(wh) = read(
+        env,
+        checks,
+        "paas-b",
+        &[
+            "validatingwebhookconfigurations.v1.admissionregistration.k8s.io",
+            "legacy-policy",
+        ],
+    ) {
+        check_webhook_v1(
+            checks,
+            "ValidatingWebhookConfiguration legacy-policy in B",
+            &wh,
+        );
+    }
+}
