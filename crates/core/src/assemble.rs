@@ -96,8 +96,7 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
         normalize::normalize(&o.resource.group_kind(), &mut o.object);
     }
     let mut findings = Vec::new();
-    let (kept, removed) = split_removed(kept, &choice);
-    let mut kept = kept;
+    let (mut kept, removed) = split_removed(kept, &choice);
     let removed = removed_kinds(removed, &kept, &mut findings);
     let mut converted = convert_for_target(&mut kept, &choice, &target, &mut findings);
     kept.sort_by_cached_key(SourceObject::key);
@@ -734,5 +733,96 @@ mod tests {
         );
         assert!(copies.is_empty());
         assert!(!plan.checksum.is_empty());
+    }
+
+    /// An upgrade from recorded lists: A serves CronJob only at batch/v1beta1
+    /// and has a PodSecurityPolicy; B serves batch/v1 and no PSP at all.
+    #[test]
+    fn recorded_upgrade_lists_convert_and_report_removed_kinds() {
+        let rw = |mut r: ResourceType| {
+            r.verbs = vec!["list".into(), "create".into()];
+            r
+        };
+        let cron_a = Arc::new(rw(rt("batch", "v1beta1", "CronJob", "cronjobs", true)));
+        let cron_b = rw(rt("batch", "v1", "CronJob", "cronjobs", true));
+        let psp = Arc::new(rw(rt(
+            "policy",
+            "v1beta1",
+            "PodSecurityPolicy",
+            "podsecuritypolicies",
+            false,
+        )));
+        let ns = Arc::new(rw(rt("", "v1", "Namespace", "namespaces", false)));
+        let catalog = |rs: Vec<ResourceType>| Catalog {
+            group_versions: rs
+                .iter()
+                .map(|r| (r.group.clone(), vec![r.version.clone()]))
+                .collect(),
+            resources: rs,
+            ..Default::default()
+        };
+        let a_cat = catalog(vec![(*cron_a).clone(), (*psp).clone(), (*ns).clone()]);
+        let b_cat = catalog(vec![cron_b.clone(), (*ns).clone()]);
+        let choice = versions::choose_versions(&a_cat, &b_cat);
+        let source_objects = vec![
+            reduce(
+                ns.clone(),
+                json!({"metadata": {"name": "jobs", "uid": "n1"}}),
+            ),
+            reduce(
+                cron_a.clone(),
+                json!({"metadata": {"name": "nightly", "namespace": "jobs", "uid": "c1"},
+                "spec": {"schedule": "0 1 * * *", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "r", "image": "r:1"}]}}}}}}),
+            ),
+            reduce(
+                psp.clone(),
+                json!({"metadata": {"name": "restricted", "uid": "p1"},
+                "spec": {"privileged": false, "runAsUser": {"rule": "MustRunAsNonRoot"}, "seLinux": {"rule": "RunAsAny"},
+                    "supplementalGroups": {"rule": "RunAsAny"}, "fsGroup": {"rule": "RunAsAny"}, "volumes": ["configMap"]}}),
+            ),
+        ];
+        let info = |c: &str, v: &str| ClusterInfo {
+            context: c.into(),
+            server: format!("https://{c}"),
+            fingerprint: format!("{c}-uid"),
+            kubernetes_version: v.into(),
+        };
+        let (plan, _) = assemble(Fetched {
+            source: info("a", "v1.20.2"),
+            target: info("b", "v1.34.4"),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            abshift_version: "test".into(),
+            selection: Selection::default(),
+            scope: Scope::default(),
+            read: choice.read.iter().cloned().map(Arc::new).collect(),
+            choice,
+            target_catalog: b_cat,
+            namespace_scopes: None,
+            source_objects,
+            outside: HashSet::new(),
+            target_objects: vec![],
+            warnings: vec![],
+        });
+        let cron = plan.objects.iter().find(|o| o.kind == "CronJob").unwrap();
+        assert_eq!(cron.api_version, "batch/v1");
+        assert_eq!(cron.manifest["apiVersion"], "batch/v1");
+        assert_eq!(cron.read_as.as_deref(), Some("batch/v1beta1"));
+        assert_eq!(cron.conversions, vec!["cronjob-batch-v1beta1-to-v1"]);
+        assert_eq!(cron.manifest["spec"]["schedule"], "0 1 * * *");
+        assert!(plan.objects.iter().all(|o| o.kind != "PodSecurityPolicy"));
+        let skipped = plan
+            .skipped
+            .iter()
+            .find(|s| s.kind == "PodSecurityPolicy")
+            .unwrap();
+        assert_eq!(skipped.rule, "psp-policy-removed");
+        assert!(
+            plan.findings
+                .iter()
+                .any(|f| f.rule == "pod-security-policy-removed" && f.severity == Severity::Error)
+        );
+        // The namespace is unchanged by any rule, so nothing is recorded for it.
+        let ns = plan.objects.iter().find(|o| o.kind == "Namespace").unwrap();
+        assert!(ns.read_as.is_none() && ns.conversions.is_empty());
     }
 }
