@@ -342,7 +342,7 @@ impl Cluster {
         content_type: Option<&str>,
         what: &str,
     ) -> Result<RawResponse, ClusterError> {
-        self.send_attempts(8, method, path, body, content_type, what)
+        self.send_attempts(SEND_ATTEMPTS, method, path, body, content_type, what)
             .await
     }
 
@@ -391,8 +391,11 @@ impl Cluster {
                     }
                 };
             let wait = match &outcome {
+                // Retry-After is a floor, not a schedule: every write the
+                // server throttled at once would otherwise come back in the
+                // same instant and be throttled together again.
                 Ok((status, retry_after, _)) if retryable_status(*status) => retry_after
-                    .map(|s| Duration::from_secs(s.min(60)))
+                    .map(|s| Duration::from_secs(s.min(60)) + jitter(Duration::from_millis(250)))
                     .unwrap_or_else(|| backoff(attempt)),
                 Ok((status, _, body)) => {
                     return Ok(RawResponse {
@@ -510,14 +513,25 @@ fn retryable_status(status: http::StatusCode) -> bool {
 
 /// 200 ms doubling to at most 10 s, with ±50 % jitter so that many writers
 /// backing off together do not return together.
+/// Attempts per request before its failure is reported. A B that throttles or
+/// fails four writes in ten (what tests/apply_faults.rs injects) still takes
+/// every object; the backoff caps at 10 s, so a request gives up within about
+/// two minutes.
+const SEND_ATTEMPTS: u32 = 12;
+
 fn backoff(attempt: u32) -> Duration {
-    let base = 200u64.saturating_mul(1 << attempt.min(6)).min(10_000);
+    let base = Duration::from_millis(200u64.saturating_mul(1 << attempt.min(6)).min(10_000));
+    base / 2 + jitter(base)
+}
+
+/// A pseudo-random duration in [0, max), from the clock's nanoseconds: enough
+/// to spread retries that would otherwise arrive together.
+fn jitter(max: Duration) -> Duration {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let jitter = (nanos as u64 % 1000) as f64 / 1000.0; // 0..1
-    Duration::from_millis((base as f64 * (0.5 + jitter)) as u64)
+    max.mul_f64(f64::from(nanos % 1000) / 1000.0)
 }
 
 #[derive(Deserialize)]
