@@ -1,4 +1,4 @@
-//! Keeps `terraform/` and the names abshift uses (`src/elb/names.rs`) in step.
+//! Keeps `terraform/` and the names abshift uses (`crates/elb/src/names.rs`) in step.
 //!
 //! The Terraform is parsed as HCL (no provider, no AWS): the test reads the tag
 //! keys and values the paas-cluster module puts on its ingress instances, the
@@ -230,7 +230,7 @@ fn ingress_instances_carry_exactly_the_tags_abshift_discovers() {
         abshift_keys(&tags),
         expected,
         "modules/paas-cluster aws_instance.ingress: abshift tag keys differ from what `abshift elb` \
-         discovers by default (src/elb/names.rs TAG_CLUSTER, TAG_ROLE); tags found: {tags:?}"
+         discovers by default (crates/elb/src/names.rs TAG_CLUSTER, TAG_ROLE); tags found: {tags:?}"
     );
     assert_eq!(
         tags.get(TAG_ROLE).map(String::as_str),
@@ -300,7 +300,7 @@ fn shell_root_declares_the_outputs_abshift_elb_reads() {
     assert!(
         missing.is_empty(),
         "terraform/shell declares no output {missing:?}, which `abshift elb --tf-output` reads \
-         (src/elb/names.rs); it declares {declared:?}"
+         (crates/elb/src/names.rs); it declares {declared:?}"
     );
     for name in &read {
         let value = attr(outputs[*name], "value").map(render);
