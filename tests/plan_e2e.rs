@@ -215,7 +215,12 @@ fn no_secret_value_anywhere_in_the_plan() {
         .collect();
     assert!(secrets.len() >= 10);
     for s in secrets {
-        assert!(s["secretDigest"].as_str().unwrap().starts_with("sha256:"));
+        assert!(
+            s["secretDigest"]
+                .as_str()
+                .unwrap()
+                .starts_with("hmac-sha256:")
+        );
         assert!(s["manifest"].get("data").is_none() && s["manifest"].get("stringData").is_none());
     }
 }

@@ -35,14 +35,18 @@ fn plan_file(dir: &std::path::Path) -> std::path::PathBuf {
             depends_on: vec![],
             manifest: json!({"data": {"mode": "fast"}}),
             secret_digest: None,
+            secret_matches: None,
             pulled_in_by: vec![],
             diff: None,
             read_as: None,
             conversions: vec![],
+            removes: vec![],
         }],
         skipped: vec![],
         warnings: vec![],
         findings: vec![],
+        unavailable: vec![],
+        digest_key: "00".into(),
         checksum: String::new(),
     };
     p.seal();

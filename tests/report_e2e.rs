@@ -129,7 +129,7 @@ fn every_report_format_of_the_estate_is_complete_and_secret_free() {
         "cronjob-runs-twice",
         "api-config",
         "LOG_LEVEL",
-        "secret values differ",
+        "Secret's value in B differs",
     ] {
         assert!(md.contains(want), "markdown report lacks {want}");
     }

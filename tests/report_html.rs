@@ -38,10 +38,12 @@ fn object(o: &ObjectRef, wave: usize, action: Action, deps: Vec<ObjectRef>) -> P
         depends_on: deps,
         manifest: json!({"apiVersion": o.api_version, "kind": o.kind, "metadata": {"name": o.name, "labels": {"x": "<b>\"&'"}}}),
         secret_digest: None,
+        secret_matches: None,
         pulled_in_by: vec![],
         diff: None,
         read_as: None,
         conversions: vec![],
+        removes: vec![],
     }
 }
 
@@ -72,7 +74,8 @@ pub fn representative_plan() -> Plan {
         objects.push(cm_obj);
         let s = r("v1", "Secret", Some(ns), "creds");
         let mut s_obj = object(&s, 1, Action::Conflict, vec![n.clone()]);
-        s_obj.secret_digest = Some("sha256:00ff".into());
+        s_obj.secret_digest = Some("hmac-sha256:00ff".into());
+        s_obj.secret_matches = Some(false);
         objects.push(s_obj);
         for j in 0..4 {
             let d = r("apps/v1", "Deployment", Some(ns), &format!("app-{i}-{j}"));
@@ -120,6 +123,8 @@ pub fn representative_plan() -> Plan {
                 action: "action".into(),
             })
             .collect(),
+        unavailable: vec![],
+        digest_key: "00".into(),
         checksum: String::new(),
     };
     p.seal();

@@ -88,11 +88,11 @@ async fn observe(c: &Client, prefix: &str, total: u64) -> tokio::task::JoinHandl
                     continue;
                 }
                 let v = std::str::from_utf8(ev.kv().unwrap().value()).unwrap_or("");
-                if let Some((i, _)) = v.split_once(':') {
-                    if let Ok(i) = i.parse::<usize>() {
-                        seen[i] = now;
-                        n += 1;
-                    }
+                if let Some((i, _)) = v.split_once(':')
+                    && let Ok(i) = i.parse::<usize>()
+                {
+                    seen[i] = now;
+                    n += 1;
                 }
             }
         }

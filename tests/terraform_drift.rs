@@ -164,13 +164,13 @@ fn tag_map(locals: &BTreeMap<String, Expression>, e: &Expression) -> BTreeMap<St
         Expression::Traversal(t) => {
             if let (Expression::Variable(v), Some(TraversalOperator::GetAttr(name))) =
                 (&t.expr, t.operators.first())
+                && v.as_str() == "local"
+                && t.operators.len() == 1
             {
-                if v.as_str() == "local" && t.operators.len() == 1 {
-                    let def = locals
-                        .get(name.as_str())
-                        .unwrap_or_else(|| panic!("no local `{}`", name.as_str()));
-                    out.extend(tag_map(locals, def));
-                }
+                let def = locals
+                    .get(name.as_str())
+                    .unwrap_or_else(|| panic!("no local `{}`", name.as_str()));
+                out.extend(tag_map(locals, def));
             }
         }
         _ => {}
@@ -192,10 +192,11 @@ fn tag_maps_in(
         }
     }
     for b in body.blocks() {
-        if b.identifier.as_str() == "dynamic" && label(b, 0) == "tag" {
-            if let Some(e) = attr(b, "for_each") {
-                out.push(tag_map(locals, e));
-            }
+        if b.identifier.as_str() == "dynamic"
+            && label(b, 0) == "tag"
+            && let Some(e) = attr(b, "for_each")
+        {
+            out.push(tag_map(locals, e));
         }
         tag_maps_in(locals, &b.body, out);
     }

@@ -125,10 +125,9 @@ fn same_version_old_to_old_keeps_api_versions() {
     if let (Some(want), Some(psp)) = (
         read(env, &mut checks, "paas-a", &psp_args),
         read(env, &mut checks, "paas-b", &psp_args),
-    ) {
-        if let Err(e) = contained(&want["spec"], &psp["spec"], "spec") {
-            checks.fail(format!("PodSecurityPolicy legacy-restricted in B: {e}"));
-        }
+    ) && let Err(e) = contained(&want["spec"], &psp["spec"], "spec")
+    {
+        checks.fail(format!("PodSecurityPolicy legacy-restricted in B: {e}"));
     }
     if let Some(pdb) = read(
         env,

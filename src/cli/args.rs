@@ -81,6 +81,16 @@ pub struct PlanArgs {
     /// Leave these kinds out (same syntax as --include-kinds).
     #[arg(long = "exclude-kinds", value_name = "KINDS", value_delimiter = ',')]
     pub exclude_kinds: Vec<String>,
+    /// Plan even though reads of these failed (a 403, a broken APIService):
+    /// an API group (`example.com`, `core`), a group version, or a resource
+    /// (`configmaps`, `widgets.example.com`). Without it any failed read stops
+    /// the plan; with it the plan records what it left out. Repeatable.
+    #[arg(
+        long = "skip-unavailable",
+        value_name = "GROUP|RESOURCE",
+        value_delimiter = ','
+    )]
+    pub skip_unavailable: Vec<String>,
     /// Write the plan here (default: stdout). Written atomically: nothing is left on error.
     #[arg(short = 'o', long = "output", value_name = "PLAN.json")]
     pub output: Option<PathBuf>,

@@ -111,8 +111,11 @@ fn apply_summary_text(s: &ApplySummary) -> String {
             format!("{:?}", p.outcome).to_lowercase(),
             p.wave,
             p.object,
-            p.detail.as_deref().unwrap_or("")
+            abshift_core::text::escape(p.detail.as_deref().unwrap_or(""))
         ));
+    }
+    if let Some(why) = &s.stopped {
+        out.push_str(&format!("STOPPED: {}\n", abshift_core::text::escape(why)));
     }
     if deferred > 0 {
         out.push_str(&format!(

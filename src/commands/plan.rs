@@ -39,6 +39,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         exclude_kinds: sorted(args.exclude_kinds),
         stack: args.stack.clone(),
         extra_objects: Vec::new(),
+        skip_unavailable: sorted(args.skip_unavailable),
     };
     let stack = args
         .stack
@@ -159,10 +160,14 @@ pub fn summary_text(plan: &Plan, written_to: Option<String>) -> String {
         out.push_str(&format!(" ({})", parts.join(", ")));
     }
     out.push('\n');
+    for g in &plan.unavailable {
+        out.push_str(&format!("LEFT OUT ({}): {g}\n", g.allowed_by));
+    }
     for w in &plan.warnings {
+        let message = abshift_core::text::escape(&w.message);
         match &w.object {
-            Some(o) => out.push_str(&format!("warning: {o}: {}\n", w.message)),
-            None => out.push_str(&format!("warning: {}\n", w.message)),
+            Some(o) => out.push_str(&format!("warning: {o}: {message}\n")),
+            None => out.push_str(&format!("warning: {message}\n")),
         }
     }
     if let Some(path) = written_to {

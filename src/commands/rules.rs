@@ -10,6 +10,7 @@ use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use serde::Serialize;
 
 use crate::cli::args::{OutputFormat, RulesArgs};
+use abshift_core::gaps::HARMLESS_GROUPS;
 use abshift_core::graph::LAST_WAVE_KINDS;
 use abshift_core::normalize::{FIELD_RULES, Strip};
 use abshift_core::preflight::PREFLIGHT_RULES;
@@ -26,6 +27,7 @@ struct RulesDoc {
     preflight_rules: Vec<PreflightRule>,
     closure_rules: Vec<ClosureRule>,
     conversions: Vec<ConversionRule>,
+    harmless_gaps: Vec<HarmlessGap>,
 }
 
 // The fields of each row are declared in alphabetical order, the order JSON
@@ -83,6 +85,13 @@ struct ConversionRule {
     what: String,
 }
 
+/// An API group whose failed reads stay warnings (everything else stops a plan).
+#[derive(Serialize)]
+struct HarmlessGap {
+    group: &'static str,
+    reason: &'static str,
+}
+
 /// A row of a text table: its title, header and cells.
 trait Row {
     const TITLE: &'static str;
@@ -127,6 +136,14 @@ impl Row for ClosureRule {
     const HEADER: &'static [&'static str] = &["pulledInBy reason", "what a partial plan pulls in"];
     fn cells(&self) -> Vec<&str> {
         vec![self.reason, self.pulls]
+    }
+}
+
+impl Row for HarmlessGap {
+    const TITLE: &'static str = "Failed reads that stay warnings (any other stops a plan unless --skip-unavailable names it)";
+    const HEADER: &'static [&'static str] = &["API group", "why nothing can be missing"];
+    fn cells(&self) -> Vec<&str> {
+        vec![self.group, self.reason]
     }
 }
 
@@ -185,6 +202,13 @@ fn rules_doc() -> RulesDoc {
                 reason: d.reason,
                 table: d.table,
                 what: d.what,
+            })
+            .collect(),
+        harmless_gaps: HARMLESS_GROUPS
+            .iter()
+            .map(|r| HarmlessGap {
+                group: r.group,
+                reason: r.reason,
             })
             .collect(),
     }
@@ -250,6 +274,7 @@ fn text(doc: &RulesDoc) -> String {
         table(&doc.preflight_rules),
         table(&doc.closure_rules),
         table(&doc.conversions),
+        table(&doc.harmless_gaps),
     ];
     tables.join("\n\n") + "\n"
 }

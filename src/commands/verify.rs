@@ -10,6 +10,7 @@ use super::connect::connect_for_plan;
 use crate::cli::args::{OutputFormat, VerifyArgs};
 use abshift_core::plan::Plan;
 use abshift_kube::cluster::Access;
+use abshift_kube::verify::Verdict;
 
 /// `abshift migrate verify`: plans again with the plan's selection and proves
 /// that B holds what A holds.
@@ -35,11 +36,17 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 out.push_str(&format!("missing in B: {r}\n"));
             }
             for m in &report.mismatched {
-                out.push_str(&format!("differs: {}: {}\n{}", m.object, m.problem, m.diff));
+                // Problems and diffs quote object content: escaped, never obeyed.
+                out.push_str(&format!(
+                    "differs: {}: {}\n{}",
+                    m.object,
+                    abshift_core::text::escape(&m.problem),
+                    abshift_core::text::escape_lines(&m.diff)
+                ));
             }
             for r in &report.gone_from_source {
                 out.push_str(&format!(
-                    "note: {r} is no longer in A (deleted or now skipped since the plan)\n"
+                    "gone from A since the plan: {r} (deleted or now skipped; re-plan)\n"
                 ));
             }
             for r in &report.new_in_source {
@@ -48,25 +55,28 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 ));
             }
             out.push_str(&format!(
-                "verify plan {} against '{}': {} match, {} missing, {} differ, {} new in A — {}\n",
+                "verify plan {} against '{}': {} match, {} missing, {} differ, {} new in A, {} gone from A — {}\n",
                 plan.id,
                 target.context,
                 report.matched,
                 report.missing.len(),
                 report.mismatched.len(),
                 report.new_in_source.len(),
-                if report.ok() {
-                    "B holds what A holds"
-                } else {
-                    "NOT VERIFIED"
+                report.gone_from_source.len(),
+                match report.verdict() {
+                    Verdict::Verified => "B holds what A holds",
+                    Verdict::Differs => "NOT VERIFIED: B differs from A",
+                    Verdict::ScopeChanged =>
+                        "NOT VERIFIED: A changed since the plan; re-plan and apply to move what changed",
                 }
             ));
             print!("{out}");
         }
     }
-    Ok(if report.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    // Documented in docs/guarantees.md: 0 verified, 1 B differs, 3 A changed.
+    Ok(match report.verdict() {
+        Verdict::Verified => ExitCode::SUCCESS,
+        Verdict::Differs => ExitCode::from(1),
+        Verdict::ScopeChanged => ExitCode::from(3),
     })
 }

@@ -194,7 +194,7 @@ impl FaultPlan {
         if let Some(step) = self.script.pop_front() {
             return step;
         }
-        if let Some((_, fault)) = self.every.iter().find(|(k, _)| n % k == 0) {
+        if let Some((_, fault)) = self.every.iter().find(|(k, _)| n.is_multiple_of(*k)) {
             return Some(*fault);
         }
         if let Some(random) = &mut self.random {

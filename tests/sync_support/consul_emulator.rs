@@ -520,10 +520,10 @@ fn kv_delete(
             changed |= kv.delete(&k, i);
         }
     } else {
-        if let Some(cas) = q.get("cas").and_then(|s| s.parse::<u64>().ok()) {
-            if kv.entries.get(&key).map(|e| e.modify_index) != Some(cas) {
-                return "false".into_response();
-            }
+        if let Some(cas) = q.get("cas").and_then(|s| s.parse::<u64>().ok())
+            && kv.entries.get(&key).map(|e| e.modify_index) != Some(cas)
+        {
+            return "false".into_response();
         }
         changed = kv.delete(&key, i);
     }
@@ -658,10 +658,10 @@ async fn txn(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -
                 errors.push(json!({"OpIndex": n, "What": format!("unknown KV verb {other:?}")}))
             }
         }
-        if matches!(verb, "set" | "cas") {
-            if let Some(e) = work.entries.get(&key) {
-                results.push(json!({"KV": entry_json(&key, e, false)}));
-            }
+        if matches!(verb, "set" | "cas")
+            && let Some(e) = work.entries.get(&key)
+        {
+            results.push(json!({"KV": entry_json(&key, e, false)}));
         }
     }
     if !errors.is_empty() {

@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use crate::convert;
 use crate::diff;
+use crate::fields;
+use crate::gaps::Gap;
 use crate::graph;
 use crate::model::{GroupKind, ObjectKey, ResourceType, SourceObject};
 use crate::normalize;
@@ -23,7 +25,16 @@ use crate::versions::{self, Catalog, VersionChoice, version_rank};
 
 /// B's normalised copies of the objects that are not `unchanged`, kept for
 /// verify's diffs; the plan file holds only the diff of the fields A sets.
-pub type TargetCopies = HashMap<ObjectKey, (Value, Option<String>)>;
+pub type TargetCopies = HashMap<ObjectKey, TargetCopy>;
+
+/// B's copy of one object, normalised like A's, with what decides an action
+/// beyond its content: the Secret digest and abshift's hold on it.
+#[derive(Debug, Clone)]
+pub struct TargetCopy {
+    pub object: Value,
+    pub secret_digest: Option<String>,
+    pub owned: Option<fields::Owned>,
+}
 
 /// Everything the fetch step read, as plain data.
 pub struct Fetched {
@@ -46,8 +57,12 @@ pub struct Fetched {
     pub outside: HashSet<ObjectKey>,
     /// B's objects of the listed kinds, reduced likewise.
     pub target_objects: Vec<SourceObject>,
-    /// Discovery failures and B's failed lists, already worded.
+    /// Failed reads judged harmless by a rule, already worded.
     pub warnings: Vec<Warning>,
+    /// Failed reads the user allowed with `--skip-unavailable`.
+    pub unavailable: Vec<Gap>,
+    /// The key Secret digests were computed under (hex), kept in the plan.
+    pub digest_key: String,
 }
 
 /// Assembles and seals the plan, and returns B's copy of every object that differs.
@@ -67,6 +82,8 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
         mut outside,
         target_objects,
         mut warnings,
+        unavailable,
+        digest_key,
     } = f;
     let source_objects = dedupe_by_uid(source_objects, &target_catalog);
     let target_index = index_target(target_objects);
@@ -173,25 +190,39 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
         let digests = o
             .secret_digest
             .as_deref()
-            .map(|d| (d, target.and_then(|t| t.1.as_deref())));
-        let action = diff::action(&o.object, target.map(|t| &t.0), digests);
+            .map(|d| (d, target.and_then(|t| t.secret_digest.as_deref())));
+        let decided = diff::action(
+            &o.resource.group_kind(),
+            &o.object,
+            target.map(|t| (&t.object, t.owned.as_ref())),
+            digests,
+        );
+        let action = decided.action;
         let mut field_diff = None;
         if !matches!(action, diff::Action::Unchanged | diff::Action::Create)
             && let Some(copy) = target
         {
-            let mut d = diff::field_diff(&o.object, &copy.0);
+            let mut d = diff::field_diff(&o.object, &copy.object);
             if let Some((a, b)) = digests
                 && Some(a) != b
             {
-                // Values never enter the plan: say that they differ, by digest.
+                // Values never enter the plan, nor do digests of them.
+                d.push_str(
+                    "@@ the Secret's value in B differs from A's (compared by keyed digest) @@\n",
+                );
+            }
+            if !decided.removes.is_empty() {
                 d.push_str(&format!(
-                    "@@ secret values differ: A's digest {a}, B's {} @@\n",
-                    b.unwrap_or("none")
+                    "@@ B keeps fields A no longer sets; the update removes them: {} @@\n",
+                    decided.removes.join(", ")
                 ));
             }
             field_diff = Some(d);
             differing.insert(key.clone(), copy.clone());
         }
+        let secret_matches = digests
+            .filter(|(_, b)| b.is_some())
+            .map(|(a, b)| Some(a) == b);
         objects.push(PlannedObject {
             api_version: o.resource.api_version(),
             kind: o.resource.kind.clone(),
@@ -209,8 +240,10 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
             read_as: converted.get_mut(&key).and_then(|c| c.0.take()),
             conversions: converted.remove(&key).map(|c| c.1).unwrap_or_default(),
             secret_digest: o.secret_digest,
+            secret_matches,
             manifest: o.object,
             diff: field_diff,
+            removes: decided.removes,
         });
     }
     // Where each referenced object stands, for preflight's findings.
@@ -268,6 +301,8 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
         skipped,
         warnings,
         findings,
+        unavailable,
+        digest_key,
         checksum: String::new(),
     };
     plan.seal();
@@ -491,9 +526,11 @@ fn close_over(kept: Vec<SourceObject>, skipped: Vec<skip::Skipped>, scope: &Scop
     closed
 }
 
-/// Drops what is never needed as soon as an object arrives: managedFields (large)
-/// and, for Secrets, the values themselves (kept only as a digest).
-pub fn reduce(rt: Arc<ResourceType>, mut object: Value) -> SourceObject {
+/// Reduces a listed object to what the plan keeps: managedFields dropped (but
+/// the managers' names and abshift's own hold, read first), apiVersion and
+/// kind put back, Secret values replaced by a digest under `digest_key`.
+pub fn reduce(rt: Arc<ResourceType>, mut object: Value, digest_key: &[u8]) -> SourceObject {
+    let owned = fields::owned(&object);
     let mut managers: Vec<String> = Vec::new();
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
         && let Some(Value::Array(fields)) = meta.remove("managedFields")
@@ -511,7 +548,7 @@ pub fn reduce(rt: Arc<ResourceType>, mut object: Value) -> SourceObject {
         map.insert("kind".into(), Value::String(rt.kind.clone()));
     }
     let secret_digest = if rt.group.is_empty() && rt.kind == "Secret" {
-        let d = secret_digest(&object);
+        let d = secret_digest(&object, digest_key);
         scrub_secret(&mut object);
         Some(d)
     } else {
@@ -522,6 +559,7 @@ pub fn reduce(rt: Arc<ResourceType>, mut object: Value) -> SourceObject {
         object,
         secret_digest,
         managers,
+        owned,
     }
 }
 
@@ -576,13 +614,20 @@ fn dedupe_by_uid(objects: Vec<SourceObject>, target: &Catalog) -> Vec<SourceObje
 }
 
 /// Target objects keyed for lookup, normalised like the source's.
-type TargetIndex = HashMap<ObjectKey, (Value, Option<String>)>;
+type TargetIndex = HashMap<ObjectKey, TargetCopy>;
 
 fn index_target(objects: Vec<SourceObject>) -> TargetIndex {
     let mut index = HashMap::with_capacity(objects.len());
     for mut o in objects {
         normalize::normalize(&o.resource.group_kind(), &mut o.object);
-        index.insert(o.key(), (o.object, o.secret_digest));
+        index.insert(
+            o.key(),
+            TargetCopy {
+                object: o.object,
+                secret_digest: o.secret_digest,
+                owned: o.owned,
+            },
+        );
     }
     index
 }
@@ -631,6 +676,7 @@ mod tests {
             object: json!({"metadata": {"name": "web", "namespace": "a", "uid": "u1"}}),
             secret_digest: None,
             managers: vec![],
+            owned: None,
         };
         let target = Catalog {
             resources: vec![(*current).clone()],
@@ -652,10 +698,11 @@ mod tests {
             json!({"metadata": {"name": "db", "namespace": "a", "managedFields": [{"manager": "kubectl"}],
             "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"p\":\"aHVudGVyMg==\"}}"}},
             "type": "Opaque", "data": {"p": "aHVudGVyMg=="}}),
+            b"k",
         );
         let text = o.object.to_string();
         assert!(!text.contains("aHVudGVyMg=="));
-        assert!(o.secret_digest.unwrap().starts_with("sha256:"));
+        assert!(o.secret_digest.unwrap().starts_with("hmac-sha256:"));
         assert_eq!(o.managers, vec!["kubectl"]);
         assert!(o.object.pointer("/metadata/managedFields").is_none());
     }
@@ -671,7 +718,7 @@ mod tests {
             resources: read.iter().map(|r| (**r).clone()).collect(),
             ..Default::default()
         };
-        let a = |r: &Arc<ResourceType>, v: Value| reduce(r.clone(), v);
+        let a = |r: &Arc<ResourceType>, v: Value| reduce(r.clone(), v, b"k");
         let source_objects = vec![
             a(&ns, json!({"metadata": {"name": "shop", "uid": "n1"}})),
             a(
@@ -715,6 +762,8 @@ mod tests {
             outside: HashSet::new(),
             target_objects,
             warnings: vec![],
+            unavailable: vec![],
+            digest_key: "6b".into(),
         });
         let action = |name: &str| {
             let o = plan.objects.iter().find(|o| o.name == name).unwrap();
@@ -768,17 +817,20 @@ mod tests {
             reduce(
                 ns.clone(),
                 json!({"metadata": {"name": "jobs", "uid": "n1"}}),
+                b"k",
             ),
             reduce(
                 cron_a.clone(),
                 json!({"metadata": {"name": "nightly", "namespace": "jobs", "uid": "c1"},
                 "spec": {"schedule": "0 1 * * *", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "r", "image": "r:1"}]}}}}}}),
+                b"k",
             ),
             reduce(
                 psp.clone(),
                 json!({"metadata": {"name": "restricted", "uid": "p1"},
                 "spec": {"privileged": false, "runAsUser": {"rule": "MustRunAsNonRoot"}, "seLinux": {"rule": "RunAsAny"},
                     "supplementalGroups": {"rule": "RunAsAny"}, "fsGroup": {"rule": "RunAsAny"}, "volumes": ["configMap"]}}),
+                b"k",
             ),
         ];
         let info = |c: &str, v: &str| ClusterInfo {
@@ -802,6 +854,8 @@ mod tests {
             outside: HashSet::new(),
             target_objects: vec![],
             warnings: vec![],
+            unavailable: vec![],
+            digest_key: "6b".into(),
         });
         let cron = plan.objects.iter().find(|o| o.kind == "CronJob").unwrap();
         assert_eq!(cron.api_version, "batch/v1");

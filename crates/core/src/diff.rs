@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::fields::{Owned, dropped_fields, fieldset_digest};
+use crate::model::GroupKind;
+
 /// Label abshift puts on every object it creates in B.
 pub const MIGRATED_FROM_LABEL: &str = "abshift.io/migrated-from";
 /// Annotation naming the plan that created an object.
@@ -89,29 +92,55 @@ fn walk(source: &Value, target: &Value, path: String, out: &mut Vec<String>) {
     }
 }
 
-/// Decides what apply must do with one object. `target` is B's copy, normalised
-/// the same way as `source`; `None` when B does not have the object.
-/// `digests` compares Secret digests (source, target) since values are not in the manifests.
+/// What apply must do with one object, and for an update the fields it
+/// removes from B because A no longer sets them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decision {
+    pub action: Action,
+    pub removes: Vec<String>,
+}
+
+/// Decides what apply must do with one object. `target` is B's copy,
+/// normalised the same way as `source`, with abshift's hold on it
+/// (`fields::owned`); `None` when B does not have the object. `digests`
+/// compares Secret digests (source, target), since values are not in the
+/// manifests. For an object abshift manages, the comparison is two-way: the
+/// set of fields it wrote (stamped on B's copy) must still be A's set, else
+/// B keeps fields A dropped.
 pub(crate) fn action(
+    gk: &GroupKind,
     source: &Value,
-    target: Option<&Value>,
+    target: Option<(&Value, Option<&Owned>)>,
     digests: Option<(&str, Option<&str>)>,
-) -> Action {
-    let Some(target) = target else {
-        return Action::Create;
+) -> Decision {
+    let decided = |action| Decision {
+        action,
+        removes: Vec::new(),
+    };
+    let Some((target, owned)) = target else {
+        return decided(Action::Create);
     };
     let same_data = digests.is_none_or(|(s, t)| Some(s) == t);
-    if same_data && contains(source, target) {
-        return Action::Unchanged;
-    }
     let ours = target
         .pointer("/metadata/labels")
         .and_then(|l| l.get(MIGRATED_FROM_LABEL))
         .is_some();
-    if ours {
-        Action::Update
-    } else {
-        Action::Conflict
+    let same_fields = match owned {
+        Some(o) if ours => o.fieldset.as_deref() == Some(fieldset_digest(gk, source).as_str()),
+        _ => true,
+    };
+    if same_data && same_fields && contains(source, target) {
+        return decided(Action::Unchanged);
+    }
+    if !ours {
+        return decided(Action::Conflict);
+    }
+    Decision {
+        action: Action::Update,
+        removes: owned
+            .filter(|_| !same_fields)
+            .map(|o| dropped_fields(gk, &o.fields, source))
+            .unwrap_or_default(),
     }
 }
 
@@ -178,12 +207,18 @@ mod tests {
         );
     }
 
+    fn act(src: &Value, target: Option<&Value>, digests: Option<(&str, Option<&str>)>) -> Action {
+        let gk = GroupKind::core("ConfigMap");
+        let owned = target.and_then(crate::fields::owned);
+        action(&gk, src, target.map(|t| (t, owned.as_ref())), digests).action
+    }
+
     #[test]
     fn actions() {
         let src = json!({"metadata": {"name": "x"}, "data": {"k": "v"}});
-        assert_eq!(action(&src, None, None), Action::Create);
+        assert_eq!(act(&src, None, None), Action::Create);
         assert_eq!(
-            action(
+            act(
                 &src,
                 Some(&json!({"metadata": {"name": "x", "uid": "u"}, "data": {"k": "v"}})),
                 None
@@ -191,7 +226,7 @@ mod tests {
             Action::Unchanged
         );
         assert_eq!(
-            action(
+            act(
                 &src,
                 Some(&json!({"metadata": {"name": "x"}, "data": {"k": "w"}})),
                 None
@@ -199,9 +234,9 @@ mod tests {
             Action::Conflict
         );
         let ours = json!({"metadata": {"name": "x", "labels": {MIGRATED_FROM_LABEL: "abc"}}, "data": {"k": "w"}});
-        assert_eq!(action(&src, Some(&ours), None), Action::Update);
+        assert_eq!(act(&src, Some(&ours), None), Action::Update);
         assert_eq!(
-            action(
+            act(
                 &src,
                 Some(&json!({"metadata": {"name": "x"}, "data": {"k": "v"}})),
                 Some(("d1", Some("d2")))
@@ -209,13 +244,35 @@ mod tests {
             Action::Conflict
         );
         assert_eq!(
-            action(
+            act(
                 &src,
                 Some(&json!({"metadata": {"name": "x"}, "data": {"k": "v"}})),
                 Some(("d1", Some("d1")))
             ),
             Action::Unchanged
         );
+    }
+
+    #[test]
+    fn a_key_dropped_in_a_is_an_update_that_removes_it() {
+        let gk = GroupKind::core("ConfigMap");
+        let before = json!({"metadata": {"name": "x"}, "data": {"k": "v", "old": "1"}});
+        let now = json!({"metadata": {"name": "x"}, "data": {"k": "v"}});
+        let b = json!({"metadata": {"name": "x",
+            "labels": {MIGRATED_FROM_LABEL: "abc"},
+            "annotations": {crate::fields::FIELDS_ANNOTATION: fieldset_digest(&gk, &before)},
+            "managedFields": [{"manager": "abshift", "operation": "Update", "apiVersion": "v1",
+                "fieldsV1": {"f:data": {".": {}, "f:k": {}, "f:old": {}}}}]},
+            "data": {"k": "v", "old": "1"}});
+        let owned = crate::fields::owned(&b);
+        // One-way containment alone would call this unchanged.
+        assert!(contains(&now, &b));
+        let d = action(&gk, &now, Some((&b, owned.as_ref())), None);
+        assert_eq!(d.action, Action::Update);
+        assert_eq!(d.removes, vec!["data.old"]);
+        // Unchanged once A's field set is the one abshift wrote.
+        let d = action(&gk, &before, Some((&b, owned.as_ref())), None);
+        assert_eq!(d.action, Action::Unchanged);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 pub mod assemble;
 pub mod convert;
 pub mod diff;
+pub mod fields;
+pub mod gaps;
 pub mod graph;
 pub mod model;
 pub mod normalize;
@@ -17,4 +19,5 @@ pub mod report;
 pub mod select;
 pub mod skip;
 pub mod stacks;
+pub mod text;
 pub mod versions;

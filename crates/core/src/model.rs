@@ -27,14 +27,28 @@ impl ResourceType {
     /// URL path of the collection, cluster-wide or in one namespace.
     pub fn collection_path(&self, namespace: Option<&str>) -> String {
         let base = if self.group.is_empty() {
-            format!("/api/{}", self.version)
+            format!("/api/{}", path_segment(&self.version))
         } else {
-            format!("/apis/{}/{}", self.group, self.version)
+            format!(
+                "/apis/{}/{}",
+                path_segment(&self.group),
+                path_segment(&self.version)
+            )
         };
         match namespace {
-            Some(ns) if self.namespaced => format!("{base}/namespaces/{ns}/{}", self.plural),
-            _ => format!("{base}/{}", self.plural),
+            Some(ns) if self.namespaced => format!(
+                "{base}/namespaces/{}/{}",
+                path_segment(ns),
+                path_segment(&self.plural)
+            ),
+            _ => format!("{base}/{}", path_segment(&self.plural)),
         }
+    }
+
+    /// URL path of one object. Every name goes through [`path_segment`]: some
+    /// kinds (RBAC, for one) allow `?`, `#`, spaces and any Unicode in names.
+    pub fn object_path(&self, namespace: Option<&str>, name: &str) -> String {
+        format!("{}/{}", self.collection_path(namespace), path_segment(name))
     }
 
     pub fn group_kind(&self) -> GroupKind {
@@ -52,6 +66,20 @@ pub fn api_version(group: &str, version: &str) -> String {
     } else {
         format!("{group}/{version}")
     }
+}
+
+/// Characters left as they are in a path segment: RFC 3986's unreserved set.
+/// Everything else (`/`, `?`, `#`, `%`, space, non-ASCII) is percent-encoded,
+/// so a name can never change which object a URL addresses.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// One URL path segment (or query value), percent-encoded.
+pub fn path_segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 /// Splits "apps/v1" into ("apps", "v1") and "v1" into ("", "v1").
@@ -112,9 +140,11 @@ impl ObjectKey {
 
 impl fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Names come from the cluster: shown escaped, never obeyed.
+        let name = crate::text::escape(&self.name);
         match &self.namespace {
-            Some(ns) => write!(f, "{} {}/{}", self.gk, ns, self.name),
-            None => write!(f, "{} {}", self.gk, self.name),
+            Some(ns) => write!(f, "{} {}/{name}", self.gk, crate::text::escape(ns)),
+            None => write!(f, "{} {name}", self.gk),
         }
     }
 }
@@ -143,9 +173,16 @@ impl ObjectRef {
 
 impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = crate::text::escape(&self.name);
         match &self.namespace {
-            Some(ns) => write!(f, "{}/{} {}/{}", self.api_version, self.kind, ns, self.name),
-            None => write!(f, "{}/{} {}", self.api_version, self.kind, self.name),
+            Some(ns) => write!(
+                f,
+                "{}/{} {}/{name}",
+                self.api_version,
+                self.kind,
+                crate::text::escape(ns)
+            ),
+            None => write!(f, "{}/{} {name}", self.api_version, self.kind),
         }
     }
 }
@@ -156,11 +193,13 @@ impl fmt::Display for ObjectRef {
 pub struct SourceObject {
     pub resource: std::sync::Arc<ResourceType>,
     pub object: Value,
-    /// SHA-256 of a Secret's type and data, when the object is a Secret.
+    /// Keyed digest of a Secret's type and data, when the object is a Secret.
     pub secret_digest: Option<String>,
     /// Names of the object's field managers, read before managedFields is dropped:
     /// they tell who created an object and whether anyone else changed it.
     pub managers: Vec<String>,
+    /// abshift's hold on the object, for B's copies it wrote (`fields::owned`).
+    pub owned: Option<crate::fields::Owned>,
 }
 
 impl SourceObject {
@@ -232,4 +271,41 @@ pub(crate) fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
     meta_map(object, "annotations")
         .and_then(|m| m.get(key))
         .and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_percent_encoded_in_paths() {
+        let rt = ResourceType {
+            group: "rbac.authorization.k8s.io".into(),
+            version: "v1".into(),
+            kind: "ClusterRole".into(),
+            plural: "clusterroles".into(),
+            namespaced: false,
+            verbs: vec![],
+        };
+        assert_eq!(
+            rt.object_path(None, "odd name?#x"),
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles/odd%20name%3F%23x"
+        );
+        assert_eq!(
+            rt.object_path(None, "rôle/ü%"),
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles/r%C3%B4le%2F%C3%BC%25"
+        );
+        let cm = ResourceType {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            plural: "configmaps".into(),
+            namespaced: true,
+            verbs: vec![],
+        };
+        assert_eq!(
+            cm.object_path(Some("pay"), "a.b-c_d~e"),
+            "/api/v1/namespaces/pay/configmaps/a.b-c_d~e"
+        );
+    }
 }

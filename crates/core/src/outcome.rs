@@ -80,11 +80,13 @@ impl Outcome {
         }
     }
 
-    /// Outcomes the journal records, so a re-run does not repeat them.
+    /// Outcomes the journal records, so a re-run does not repeat them: only
+    /// what B confirmed. A skip (`--on-conflict skip`) is decided again by
+    /// each run, so a later `--on-conflict overwrite` still acts on it.
     pub fn journaled(self) -> bool {
         matches!(
             self,
-            Outcome::Created | Outcome::Updated | Outcome::Unchanged | Outcome::Skipped
+            Outcome::Created | Outcome::Updated | Outcome::Unchanged
         )
     }
 }
@@ -123,6 +125,10 @@ pub struct ApplySummary {
     pub seconds: f64,
     /// Every object that did not simply succeed, with why.
     pub problems: Vec<ObjectResult>,
+    /// Why the run stopped before the end (its journal could not be written):
+    /// the objects after that point were not attempted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 impl ApplySummary {
@@ -132,8 +138,9 @@ impl ApplySummary {
 
     /// Exit status: success only when every object is in B (or accepted, in a dry run).
     pub fn succeeded(&self) -> bool {
-        [Outcome::Failed, Outcome::Blocked, Outcome::Drifted]
-            .iter()
-            .all(|o| self.count(*o) == 0)
+        self.stopped.is_none()
+            && [Outcome::Failed, Outcome::Blocked, Outcome::Drifted]
+                .iter()
+                .all(|o| self.count(*o) == 0)
     }
 }

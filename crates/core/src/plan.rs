@@ -10,9 +10,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::diff::Action;
+use crate::gaps::Gap;
 use crate::model::ObjectRef;
 
-pub const PLAN_VERSION: u32 = 1;
+/// Version 2: Secret digests keyed by a per-plan key (`digestKey`), recorded
+/// gaps (`unavailable`), and the fields an update removes (`removes`).
+pub const PLAN_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -32,6 +35,13 @@ pub struct Plan {
     /// Preflight findings: what will hurt during the cutover (see `preflight`).
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// Reads that failed and were allowed by `--skip-unavailable`: what this
+    /// plan knowingly leaves out (or, for B, counts as absent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<Gap>,
+    /// Random key (hex) the Secret digests of this plan are HMACs under, so a
+    /// digest is no use for guessing a value offline. Never shown in reports.
+    pub digest_key: String,
     /// SHA-256 over the canonical JSON of the plan with this field empty:
     /// a hand-edited or truncated plan is refused before anything is written.
     pub checksum: String,
@@ -63,6 +73,10 @@ pub struct Selection {
     /// Objects outside the selected namespaces that a stack names explicitly.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_objects: Vec<ExtraObject>,
+    /// `--skip-unavailable`: groups or resources whose failed reads may be
+    /// left out instead of stopping the plan (verify allows the same).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip_unavailable: Vec<String>,
 }
 
 impl Selection {
@@ -122,9 +136,13 @@ pub struct PlannedObject {
     pub depends_on: Vec<ObjectRef>,
     /// Normalised manifest. For Secrets: metadata and type only.
     pub manifest: Value,
-    /// For Secrets: `sha256:<hex>` of type and data; apply reads the value live from A.
+    /// For Secrets: `hmac-sha256:<hex>` of type and data under the plan's
+    /// `digestKey`; apply reads the value live from A.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_digest: Option<String>,
+    /// For Secrets B holds: whether B's value is A's (compared by digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_matches: Option<bool>,
     /// Why a partial plan includes this object although it is outside the
     /// selection (cluster-scoped objects the selection needs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -141,6 +159,10 @@ pub struct PlannedObject {
     /// (`abshift rules`, docs/rules.md), in the order they ran.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conversions: Vec<String>,
+    /// For `update`: fields abshift wrote to B earlier that A no longer sets;
+    /// the update removes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removes: Vec<String>,
 }
 
 /// One reason a partial plan pulled an object in.
@@ -384,15 +406,26 @@ impl std::io::Write for HashWriter {
     }
 }
 
-/// `sha256:<hex>` of a Secret's type and data. Keys are sorted by serde_json's
-/// map, so the digest does not depend on the order the server returned them in.
-pub fn secret_digest(object: &Value) -> String {
+/// `hmac-sha256:<hex>` of a Secret's type and data under `key` (the plan's
+/// `digestKey`). Keys are sorted by serde_json's map, so the digest does not
+/// depend on the order the server returned them in; the key makes it useless
+/// for testing guesses of a value without the plan.
+pub fn secret_digest(object: &Value, key: &[u8]) -> String {
+    use hmac::{Mac, SimpleHmac};
     let canonical = serde_json::json!({
         "type": object.get("type").cloned().unwrap_or(Value::Null),
         "data": object.get("data").cloned().unwrap_or(Value::Null),
     });
     let bytes = serde_json::to_vec(&canonical).expect("json serialises");
-    format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+    let mut mac = <SimpleHmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(&bytes);
+    format!("hmac-sha256:{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The plan's digest key as bytes (its hex text, if it is not hex: a
+/// hand-made plan still gets a stable key).
+pub fn digest_key_bytes(key: &str) -> Vec<u8> {
+    hex::decode(key).unwrap_or_else(|_| key.as_bytes().to_vec())
 }
 
 #[cfg(test)]
@@ -432,14 +465,18 @@ mod tests {
                 depends_on: vec![],
                 manifest: json!({"data": {"k": "v"}}),
                 secret_digest: None,
+                secret_matches: None,
                 pulled_in_by: vec![],
                 diff: None,
                 read_as: None,
                 conversions: vec![],
+                removes: vec![],
             }],
             skipped: vec![],
             warnings: vec![],
             findings: vec![],
+            unavailable: vec![],
+            digest_key: "00ff".into(),
             checksum: String::new(),
         };
         p.seal();
@@ -467,20 +504,30 @@ mod tests {
             Plan::parse(&text[..text.len() / 2], "p"),
             Err(PlanFileError::Malformed { .. })
         ));
-        let v2 = text.replacen("\"version\": 1", "\"version\": 2", 1);
+        let v1 = text.replacen("\"version\": 2", "\"version\": 1", 1);
         assert!(matches!(
-            Plan::parse(&v2, "p"),
+            Plan::parse(&v1, "p"),
             Err(PlanFileError::Version { .. })
         ));
     }
 
     #[test]
     fn secret_digest_ignores_key_order_but_not_values() {
-        let a = secret_digest(&json!({"type": "Opaque", "data": {"a": "MQ==", "b": "Mg=="}}));
-        let b = secret_digest(&json!({"data": {"b": "Mg==", "a": "MQ=="}, "type": "Opaque"}));
-        let c = secret_digest(&json!({"type": "Opaque", "data": {"a": "MQ==", "b": "Mw=="}}));
+        let value = json!({"type": "Opaque", "data": {"a": "MQ==", "b": "Mg=="}});
+        let a = secret_digest(&value, b"k1");
+        let b = secret_digest(
+            &json!({"data": {"b": "Mg==", "a": "MQ=="}, "type": "Opaque"}),
+            b"k1",
+        );
+        let c = secret_digest(
+            &json!({"type": "Opaque", "data": {"a": "MQ==", "b": "Mw=="}}),
+            b"k1",
+        );
         assert_eq!(a, b);
         assert_ne!(a, c);
-        assert!(a.starts_with("sha256:"));
+        assert!(a.starts_with("hmac-sha256:"));
+        // Another plan's key gives another digest for the same value.
+        assert_ne!(a, secret_digest(&value, b"k2"));
+        assert_eq!(digest_key_bytes("00ff"), vec![0, 255]);
     }
 }

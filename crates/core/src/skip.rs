@@ -453,6 +453,7 @@ mod tests {
             object: v,
             secret_digest: None,
             managers,
+            owned: None,
         }
     }
 

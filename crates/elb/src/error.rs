@@ -95,8 +95,16 @@ pub enum ElbError {
         cause: Box<ElbError>,
         rollback: Option<Box<ElbError>>,
     },
-    #[error("lock of `{lb}` was taken over by {owner} while this command held it")]
-    LockLost { lb: String, owner: String },
+    /// The lock was broken or replaced while this command held it: it stops
+    /// before its next change and leaves the load balancer to `owner`.
+    #[error("{}", lock_lost(lb, owner, *generation))]
+    LockLost {
+        lb: String,
+        /// Who holds the lock now ([`NOBODY`] when the object is gone).
+        owner: String,
+        /// The generation of their lock, when there is one.
+        generation: Option<u64>,
+    },
     /// The load balancer is switched, but the bucket does not say so: the next
     /// switch will take this one for unfinished and ask for a rollback.
     #[error(
@@ -120,6 +128,32 @@ impl ElbError {
     pub fn is_transient(&self) -> bool {
         matches!(self, ElbError::Transient { .. })
     }
+}
+
+/// `LockLost::owner` when the lock object is gone: whoever took it over has
+/// released it again.
+pub const NOBODY: &str = "nobody";
+
+fn lock_lost(lb: &str, owner: &str, generation: Option<u64>) -> String {
+    let (now, next) = match generation {
+        _ if owner == NOBODY => (
+            "it was taken over and has been released since (nobody holds it now)".to_string(),
+            "then decide whether to run `abshift elb rollback` or to switch again".to_string(),
+        ),
+        Some(g) => (
+            format!("{owner} holds it now (lock generation {g})"),
+            format!(
+                "and agree with {owner} on who finishes before running anything against `{lb}`"
+            ),
+        ),
+        None => (
+            format!("{owner} holds it now"),
+            "and agree with whoever holds it on who finishes".to_string(),
+        ),
+    };
+    format!(
+        "lost the lock of `{lb}` while this command held it: {now}; this command stopped before its next change to `{lb}` and did not roll back (the load balancer is no longer its to change): check `abshift elb status` for its membership and the last switch, {next}"
+    )
 }
 
 fn switch_failed(cause: &ElbError, rollback: Option<&ElbError>) -> String {

@@ -1,13 +1,17 @@
 //! Scripted in-memory fakes of the three traits, for the state machine tests:
-//! per-instance health sequences, injected throttling/failures/hangs, draining
-//! that takes a number of polls, and a store that can ignore `If-None-Match`.
-//! After every call the fake records how many members are truly healthy, so
-//! tests can assert the never-dark invariant at every step.
+//! per-instance health sequences, injected throttling/failures/hangs/pauses,
+//! draining that takes a number of polls, and a store that can ignore
+//! `If-None-Match` or lose the answers to writes it carried out. After every
+//! call the fake records how many members are truly healthy, so tests can
+//! assert the never-dark invariant at every step; an [`Operator`] view also
+//! asserts that every change is made by the operator holding the lock.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
 
 use super::error::ElbError;
 use super::model::{
@@ -32,6 +36,8 @@ struct Inner {
     throttle: BTreeMap<Op, u32>,
     fail_once: BTreeSet<Op>,
     hang: BTreeSet<Op>,
+    /// Answers held back until the test resumes the caller.
+    pause: BTreeMap<Op, (oneshot::Sender<()>, oneshot::Receiver<()>)>,
     log: Vec<String>,
     /// Report draining the way classic ELB does (see [`FakeLb::classic`]).
     classic: bool,
@@ -101,6 +107,19 @@ impl FakeLb {
     }
     pub fn unhang(&self) {
         self.inner.lock().unwrap().hang.clear();
+    }
+    /// The next `op` call is served (its change applied, its answer computed),
+    /// then its caller is held, as if its process slept, until
+    /// [`Paused::resume`]: what it does next rests on what it saw before.
+    pub fn pause_after_next(&self, op: Op) -> Paused {
+        let (reached_tx, reached) = oneshot::channel();
+        let (resume, resume_rx) = oneshot::channel();
+        self.inner
+            .lock()
+            .unwrap()
+            .pause
+            .insert(op, (reached_tx, resume_rx));
+        Paused { reached, resume }
     }
     pub fn drain_polls(&self, n: u32) {
         self.inner.lock().unwrap().drain_polls = n;
@@ -186,6 +205,34 @@ impl FakeLb {
             None => Ok(()),
         }
     }
+
+    /// Holds the caller of a served `op` if the test asked for it.
+    async fn hold(&self, op: Op) {
+        let pause = self.inner.lock().unwrap().pause.remove(&op);
+        if let Some((reached, resume)) = pause {
+            let _ = reached.send(());
+            // A dropped sender resumes too: the test is over.
+            let _ = resume.await;
+        }
+    }
+}
+
+/// A caller held by [`FakeLb::pause_after_next`].
+pub struct Paused {
+    reached: oneshot::Receiver<()>,
+    resume: oneshot::Sender<()>,
+}
+
+impl Paused {
+    /// Returns once the caller is held.
+    pub async fn reached(&mut self) {
+        (&mut self.reached)
+            .await
+            .expect("the paused call was never made");
+    }
+    pub fn resume(self) {
+        let _ = self.resume.send(());
+    }
 }
 
 impl LoadBalancerApi for FakeLb {
@@ -199,6 +246,46 @@ impl LoadBalancerApi for FakeLb {
 
     async fn health(&self, _lb: &LbRef) -> Result<Vec<MemberHealth>, ElbError> {
         self.gate(Op::Health).await?;
+        let out = self.read_health();
+        self.hold(Op::Health).await;
+        Ok(out)
+    }
+
+    async fn register(&self, _lb: &LbRef, ids: &[String]) -> Result<(), ElbError> {
+        self.gate(Op::Register).await?;
+        {
+            let mut g = self.inner.lock().unwrap();
+            for id in ids {
+                g.members.insert(id.clone());
+                g.cursor.insert(id.clone(), 0);
+                g.draining.remove(id);
+            }
+            g.record(format!("register {}", ids.join(",")));
+        }
+        self.hold(Op::Register).await;
+        Ok(())
+    }
+
+    async fn deregister(&self, _lb: &LbRef, ids: &[String]) -> Result<(), ElbError> {
+        self.gate(Op::Deregister).await?;
+        {
+            let mut g = self.inner.lock().unwrap();
+            let polls = g.drain_polls;
+            for id in ids {
+                g.members.remove(id);
+                if polls > 0 {
+                    g.draining.insert(id.clone(), polls);
+                }
+            }
+            g.record(format!("deregister {}", ids.join(",")));
+        }
+        self.hold(Op::Deregister).await;
+        Ok(())
+    }
+}
+
+impl FakeLb {
+    fn read_health(&self) -> Vec<MemberHealth> {
         let mut g = self.inner.lock().unwrap();
         let mut out = Vec::new();
         let members: Vec<String> = g.members.iter().cloned().collect();
@@ -231,33 +318,71 @@ impl LoadBalancerApi for FakeLb {
             });
         }
         g.record("health".into());
-        Ok(out)
+        out
+    }
+}
+
+/// One operator's hands on a [`FakeLb`]: each change asserts, as it is made,
+/// that the lock of the load balancer in `store` is this operator's, and is
+/// remembered as theirs.
+pub struct Operator<'a> {
+    pub lb: &'a FakeLb,
+    who: String,
+    store: &'a FakeStore,
+    changes: Mutex<Vec<String>>,
+}
+
+impl FakeLb {
+    pub fn operator<'a>(&'a self, who: &str, store: &'a FakeStore) -> Operator<'a> {
+        Operator {
+            lb: self,
+            who: who.to_string(),
+            store,
+            changes: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Operator<'_> {
+    pub fn changes(&self) -> Vec<String> {
+        self.changes.lock().unwrap().clone()
     }
 
-    async fn register(&self, _lb: &LbRef, ids: &[String]) -> Result<(), ElbError> {
-        self.gate(Op::Register).await?;
-        let mut g = self.inner.lock().unwrap();
-        for id in ids {
-            g.members.insert(id.clone());
-            g.cursor.insert(id.clone(), 0);
-            g.draining.remove(id);
-        }
-        g.record(format!("register {}", ids.join(",")));
-        Ok(())
+    /// The invariant: nobody changes the membership without holding the lock.
+    fn assert_holds_lock(&self, change: &str) {
+        let key = super::state::lock_key(&self.lb.lb);
+        let holder = self
+            .store
+            .objects
+            .lock()
+            .unwrap()
+            .get(&key)
+            .map(|(b, _)| serde_json::from_slice::<super::state::LockRecord>(b).unwrap());
+        let holder = holder.map(|l| l.owner);
+        assert_eq!(
+            holder.as_deref(),
+            Some(self.who.as_str()),
+            "{} made the change `{change}` without holding the lock",
+            self.who
+        );
+        self.changes.lock().unwrap().push(change.to_string());
     }
+}
 
-    async fn deregister(&self, _lb: &LbRef, ids: &[String]) -> Result<(), ElbError> {
-        self.gate(Op::Deregister).await?;
-        let mut g = self.inner.lock().unwrap();
-        let polls = g.drain_polls;
-        for id in ids {
-            g.members.remove(id);
-            if polls > 0 {
-                g.draining.insert(id.clone(), polls);
-            }
-        }
-        g.record(format!("deregister {}", ids.join(",")));
-        Ok(())
+impl LoadBalancerApi for Operator<'_> {
+    async fn resolve(&self, name: &str) -> Result<LbRef, ElbError> {
+        self.lb.resolve(name).await
+    }
+    async fn health(&self, lb: &LbRef) -> Result<Vec<MemberHealth>, ElbError> {
+        self.lb.health(lb).await
+    }
+    async fn register(&self, lb: &LbRef, ids: &[String]) -> Result<(), ElbError> {
+        self.assert_holds_lock(&format!("register {}", ids.join(",")));
+        self.lb.register(lb, ids).await
+    }
+    async fn deregister(&self, lb: &LbRef, ids: &[String]) -> Result<(), ElbError> {
+        self.assert_holds_lock(&format!("deregister {}", ids.join(",")));
+        self.lb.deregister(lb, ids).await
     }
 }
 
@@ -300,7 +425,8 @@ impl InstanceDirectory for FakeEc2 {
 }
 
 /// S3 as a map. `ignore_conditional` models a store that accepts
-/// `If-None-Match` but overwrites anyway.
+/// `If-None-Match` but overwrites anyway; `lost_*_answers` the network losing
+/// the answers to conditional writes that S3 carried out.
 type Objects = BTreeMap<String, (Vec<u8>, DateTime<Utc>)>;
 
 #[derive(Default)]
@@ -308,12 +434,32 @@ pub struct FakeStore {
     pub objects: Mutex<Objects>,
     pub ignore_conditional: bool,
     /// Transient failures still to answer to plain `put`s (the state record).
-    pub fail_puts: std::sync::atomic::AtomicU32,
+    pub fail_puts: AtomicU32,
+    /// Create-only writes (`put_if_absent`) still to carry out, whatever
+    /// their outcome, and then answer with a timeout.
+    pub lost_create_answers: AtomicU32,
+    /// The same for conditional replaces (`put_if_match`).
+    pub lost_replace_answers: AtomicU32,
 }
 
 impl FakeStore {
     pub fn keys(&self) -> Vec<String> {
         self.objects.lock().unwrap().keys().cloned().collect()
+    }
+    /// The answer to a conditional write that was carried out: lost, while
+    /// `lost` has faults left.
+    fn answer(lost: &AtomicU32, outcome: bool) -> Result<bool, ElbError> {
+        if lost
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(ElbError::Transient {
+                action: "fake",
+                message: "dispatch failure: timeout: the connection was reset before the answer"
+                    .into(),
+            });
+        }
+        Ok(outcome)
     }
     /// Makes an existing object look older (for stale-lock tests).
     pub fn age(&self, key: &str, by: chrono::Duration) {
@@ -331,24 +477,29 @@ pub fn etag_of(body: &[u8]) -> String {
 
 impl StateStore for FakeStore {
     async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, ElbError> {
-        let mut g = self.objects.lock().unwrap();
-        if g.contains_key(key) && !self.ignore_conditional {
-            return Ok(false);
-        }
-        g.insert(key.into(), (body, Utc::now()));
-        Ok(true)
+        let written = {
+            let mut g = self.objects.lock().unwrap();
+            let free = !g.contains_key(key) || self.ignore_conditional;
+            if free {
+                g.insert(key.into(), (body, Utc::now()));
+            }
+            free
+        };
+        Self::answer(&self.lost_create_answers, written)
     }
     async fn put_if_match(&self, key: &str, body: Vec<u8>, etag: &str) -> Result<bool, ElbError> {
-        let mut g = self.objects.lock().unwrap();
-        let matches = g.get(key).is_some_and(|(b, _)| etag_of(b) == etag);
-        if !matches && !self.ignore_conditional {
-            return Ok(false);
-        }
-        g.insert(key.into(), (body, Utc::now()));
-        Ok(true)
+        let written = {
+            let mut g = self.objects.lock().unwrap();
+            let matches = g.get(key).is_some_and(|(b, _)| etag_of(b) == etag);
+            let write = matches || self.ignore_conditional;
+            if write {
+                g.insert(key.into(), (body, Utc::now()));
+            }
+            write
+        };
+        Self::answer(&self.lost_replace_answers, written)
     }
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), ElbError> {
-        use std::sync::atomic::Ordering::SeqCst;
         if self
             .fail_puts
             .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))

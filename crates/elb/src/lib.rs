@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod error;
+pub mod fence;
 pub mod machine;
 pub mod model;
 pub mod names;
@@ -13,5 +14,7 @@ pub mod tf;
 
 #[cfg(test)]
 mod fake;
+#[cfg(test)]
+mod lock_scenarios;
 #[cfg(test)]
 mod scenarios;

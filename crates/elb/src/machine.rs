@@ -1,7 +1,8 @@
 //! The switch state machine: register the new members, wait for them to be
 //! healthy, deregister the old ones, wait for draining — and on any failure put
 //! the recorded membership back. Pure logic over `LoadBalancerApi`, so every
-//! path (timeouts, flapping, throttling, Ctrl-C) is unit-tested with fakes.
+//! path (timeouts, flapping, throttling, Ctrl-C, a lost lock) is unit-tested
+//! with fakes; every change it makes goes through the lock's fence.
 
 use std::future::Future;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::error::ElbError;
+use super::fence::{Fence, Fenced};
 use super::model::{Health, LbRef, LoadBalancerApi, MemberHealth, healthy_count, members};
 
 /// Deadlines and poll/retry pacing. Production values come from the flags;
@@ -87,29 +89,35 @@ impl Cancel {
     }
 }
 
-/// Outcome of a failed switch: why it failed, and whether the rollback worked.
+/// Outcome of a failed switch: why it failed, and whether the rollback worked;
+/// `rollback` is `None` when none was tried because the lock was lost (the
+/// load balancer is the new holder's to change, not ours to put back).
 #[derive(Debug)]
 pub(crate) struct Failure {
     pub cause: ElbError,
-    pub rollback: Result<(), ElbError>,
+    pub rollback: Option<Result<(), ElbError>>,
 }
 
-pub(crate) struct Machine<'a, L> {
-    api: &'a L,
+pub(crate) struct Machine<'a, L, F> {
+    /// The only way to the load balancer: every register and deregister
+    /// checks the fence first, so a machine whose lock was broken stops before
+    /// its next change.
+    api: Fenced<'a, L, F>,
     timing: Timing,
     cancel: Cancel,
     report: &'a (dyn Fn(&Event) + Sync),
 }
 
-impl<'a, L: LoadBalancerApi> Machine<'a, L> {
+impl<'a, L: LoadBalancerApi, F: Fence> Machine<'a, L, F> {
     pub(crate) fn new(
         api: &'a L,
+        fence: &'a F,
         timing: Timing,
         cancel: Cancel,
         report: &'a (dyn Fn(&Event) + Sync),
     ) -> Self {
         Machine {
-            api,
+            api: Fenced::new(api, fence),
             timing,
             cancel,
             report,
@@ -117,7 +125,7 @@ impl<'a, L: LoadBalancerApi> Machine<'a, L> {
     }
 
     /// A rollback must finish even if the operator presses Ctrl-C again.
-    pub(super) fn uncancellable(&self) -> Machine<'a, L> {
+    pub(super) fn uncancellable(&self) -> Machine<'a, L, F> {
         Machine {
             api: self.api,
             timing: self.timing.clone(),
@@ -130,14 +138,24 @@ impl<'a, L: LoadBalancerApi> Machine<'a, L> {
         (self.report)(&event);
     }
 
-    /// Runs the transition; on any failure restores `t.before`.
+    /// Runs the transition; on any failure but a lost lock restores `t.before`.
     pub async fn switch(&self, lb: &LbRef, t: &Transition) -> Result<(), Failure> {
         match self.forward(lb, t).await {
             Ok(()) => Ok(()),
+            // Whoever holds the lock now decides what the membership becomes;
+            // a rollback from here would fight them (and its first change
+            // would be fenced anyway).
+            Err(cause @ ElbError::LockLost { .. }) => Err(Failure {
+                cause,
+                rollback: None,
+            }),
             Err(cause) => {
                 self.emit(Event::RollingBack(cause.to_string()));
                 let rollback = self.uncancellable().restore(lb, &t.before).await;
-                Err(Failure { cause, rollback })
+                Err(Failure {
+                    cause,
+                    rollback: Some(rollback),
+                })
             }
         }
     }
@@ -305,9 +323,9 @@ impl<'a, L: LoadBalancerApi> Machine<'a, L> {
     }
 
     /// One API call, retried with exponential backoff while it fails transiently.
-    pub(super) async fn call<T, F, Fut>(&self, action: &'static str, f: F) -> Result<T, ElbError>
+    pub(super) async fn call<T, C, Fut>(&self, action: &'static str, f: C) -> Result<T, ElbError>
     where
-        F: Fn() -> Fut,
+        C: Fn() -> Fut,
         Fut: Future<Output = Result<T, ElbError>>,
     {
         let mut attempt = 1;

@@ -8,7 +8,8 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::error::ElbError;
-use super::machine::{Cancel, Event, Machine, Timing, Transition};
+use super::fence::Fence;
+use super::machine::{Cancel, Event, Failure, Machine, Timing, Transition};
 use super::model::{
     Health, InstanceDirectory, LbRef, LoadBalancerApi, StateStore, healthy_count, members,
 };
@@ -365,9 +366,17 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
         )));
     }
     let t = &plan.transition;
+    // Every change the machine makes checks first that the lock is still ours.
+    let fence = lock.fence(cx.store);
+    let machine = Machine::new(
+        cx.api,
+        &fence,
+        cx.timing.clone(),
+        cx.cancel.clone(),
+        cx.report,
+    );
     // The plan was read before the lock: if someone changed the membership in
     // between, the recorded `before` would be wrong, and so would a rollback.
-    let machine = Machine::new(cx.api, cx.timing.clone(), cx.cancel.clone(), cx.report);
     let now = machine.members(lb).await?;
     if now != t.before {
         return Err(ElbError::Input(format!(
@@ -393,7 +402,7 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
     };
     // Second look at the lock, for stores that ignore `If-None-Match`: before
     // the record, so that an operator who lost the lock overwrites nothing.
-    state::verify(cx.store, lock).await?;
+    fence.check().await?;
     state::write_record(cx.store, &record).await?;
     (cx.report)(&Event::Step(format!(
         "recorded membership of {} as {} ({})",
@@ -403,30 +412,51 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
     )));
 
     let outcome = machine.switch(lb, t).await;
+    // What went wrong before the lock was found lost, for the audit record.
+    let mut prior = None;
     let (phase, result, err) = match outcome {
-        Ok(()) => (Phase::Completed, "completed".to_string(), None),
-        Err(f) => match f.rollback {
-            Ok(()) => (
-                Phase::RolledBack,
-                "rolled-back".to_string(),
-                Some(ElbError::SwitchFailed {
-                    cause: Box::new(f.cause),
-                    rollback: None,
-                }),
-            ),
-            Err(rb) => (
-                Phase::RollbackIncomplete,
-                "rollback-incomplete".to_string(),
-                Some(ElbError::SwitchFailed {
-                    cause: Box::new(f.cause),
-                    rollback: Some(Box::new(rb)),
-                }),
-            ),
-        },
+        Ok(()) => (Phase::Completed, "completed", None),
+        // Stopped before a change, not rolled back: `conclude` leaves the
+        // record to the new holder.
+        Err(Failure {
+            cause,
+            rollback: None,
+        }) => (Phase::Started, "lock-lost", Some(cause)),
+        Err(Failure {
+            cause,
+            rollback: Some(Err(lost @ ElbError::LockLost { .. })),
+        }) => {
+            let failed = format!("switch failed: {cause}; its rollback stopped");
+            (cx.report)(&Event::Warning(failed.clone()));
+            prior = Some(failed);
+            (Phase::RollbackIncomplete, "lock-lost", Some(lost))
+        }
+        Err(Failure {
+            cause,
+            rollback: Some(Ok(())),
+        }) => (
+            Phase::RolledBack,
+            "rolled-back",
+            Some(ElbError::SwitchFailed {
+                cause: Box::new(cause),
+                rollback: None,
+            }),
+        ),
+        Err(Failure {
+            cause,
+            rollback: Some(Err(rb)),
+        }) => (
+            Phase::RollbackIncomplete,
+            "rollback-incomplete",
+            Some(ElbError::SwitchFailed {
+                cause: Box::new(cause),
+                rollback: Some(Box::new(rb)),
+            }),
+        ),
     };
     record.phase = phase;
     record.finished_at = Some(Utc::now());
-    record.detail = err.as_ref().map(|e| e.to_string());
+    record.detail = prior.or_else(|| err.as_ref().map(|e| e.to_string()));
     let after = cx.api.health(lb).await.map(|h| members(&h)).ok();
     let audit = AuditRecord {
         operation: "switch".into(),
@@ -439,21 +469,98 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
         to: plan.to_cluster.clone(),
         before: t.before.clone(),
         after: after.unwrap_or_default(),
-        result,
+        result: result.into(),
         detail: record.detail.clone(),
     };
+    conclude(&machine, cx, &fence, &record, audit, "switch", err).await
+}
+
+/// The end of an operation: the final state record, then the audit record,
+/// then the result, with `err` the operation's own failure. Both writes are
+/// retried like every AWS call (and not cut short by Ctrl-C): a record left at
+/// `started` after a switch that worked makes the next switch demand a
+/// rollback of it. What could not be written is named, apart from the
+/// operation's own outcome.
+///
+/// The state record belongs to whoever holds the lock: once the lock is lost
+/// (during the operation, or found lost just before the write) the record is
+/// left to the new holder, the audit record (create-only, never overwriting
+/// anything) still says what this command did, and the result is `LockLost`.
+async fn conclude<L: LoadBalancerApi, S: StateStore, F: Fence>(
+    machine: &Machine<'_, L, F>,
+    cx: &Context<'_, L, S>,
+    fence: &F,
+    record: &SwitchRecord,
+    mut audit: AuditRecord,
+    operation: &'static str,
+    err: Option<ElbError>,
+) -> Result<(), ElbError> {
+    let machine = machine.uncancellable();
+    let warn = |w: String| (cx.report)(&Event::Warning(w));
+    let err = match err {
+        // Stopped by the fence before a change.
+        Some(lost @ ElbError::LockLost { .. }) => {
+            audit.result = "lock-lost".into();
+            audit.detail = Some(match audit.detail.take() {
+                Some(d) if d != lost.to_string() => format!("{lost}; before that: {d}"),
+                _ => lost.to_string(),
+            });
+            append_audit_of_lost(&machine, cx, &record.lb, &audit, &warn).await;
+            return Err(lost);
+        }
+        err => err,
+    };
+    let written = machine
+        .call("s3:PutObject (state record)", || async {
+            fence.check().await?;
+            state::write_record(cx.store, record).await
+        })
+        .await;
+    let bookkeeping = match written {
+        // Every change was made under the lock, but the record is not ours
+        // to write any more.
+        Err(lost @ ElbError::LockLost { .. }) => {
+            warn(match &err {
+                Some(e @ ElbError::SwitchFailed { .. }) => e.to_string(),
+                Some(e) => format!("{operation} failed: {e}"),
+                None => format!(
+                    "{operation} completed, but the lock was lost before its state record was written; the record is left to the lock's new holder"
+                ),
+            });
+            audit.detail = Some(match audit.detail.take() {
+                Some(d) => format!("{d}; state record not written: {lost}"),
+                None => format!("state record not written: {lost}"),
+            });
+            append_audit_of_lost(&machine, cx, &record.lb, &audit, &warn).await;
+            return Err(lost);
+        }
+        Err(e) => Err(ElbError::RecordNotWritten {
+            operation,
+            what: "state record",
+            why: Box::new(e),
+        }),
+        Ok(()) => machine
+            .call("s3:PutObject (audit record)", || {
+                state::append_audit(cx.store, &record.lb, &audit)
+            })
+            .await
+            .map_err(|e| ElbError::RecordNotWritten {
+                operation,
+                what: "audit record",
+                why: Box::new(e),
+            }),
+    };
     // Bookkeeping failures must not hide what happened to the load balancer.
-    let bookkeeping = persist(&machine, cx, &record, &audit, "switch").await;
     match (err, bookkeeping) {
         (Some(e), Err(b)) => {
-            // Not `b` itself: its text says the switch completed, and it did not.
+            // Not `b` itself: its text says the operation completed, and it did not.
             let why = match b {
                 ElbError::RecordNotWritten { what, why, .. } => {
                     format!("{what} not written: {why}")
                 }
                 other => other.to_string(),
             };
-            (cx.report)(&Event::Warning(why));
+            warn(why);
             Err(e)
         }
         (Some(e), Ok(())) => Err(e),
@@ -462,38 +569,23 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
     }
 }
 
-/// Writes the final record, then the audit record, each retried like every
-/// AWS call (and not cut short by Ctrl-C): a record left at `started` after a
-/// switch that worked makes the next switch demand a rollback of it. What
-/// could not be written is named, apart from the switch's own outcome.
-async fn persist<L: LoadBalancerApi, S: StateStore>(
-    machine: &Machine<'_, L>,
+/// Appends the audit record of an operation that lost its lock; a failure is
+/// only a warning, the lost lock being the result.
+async fn append_audit_of_lost<L: LoadBalancerApi, S: StateStore, F: Fence>(
+    machine: &Machine<'_, L, F>,
     cx: &Context<'_, L, S>,
-    record: &SwitchRecord,
+    lb: &LbRef,
     audit: &AuditRecord,
-    operation: &'static str,
-) -> Result<(), ElbError> {
-    let machine = machine.uncancellable();
-    machine
-        .call("s3:PutObject (state record)", || {
-            state::write_record(cx.store, record)
-        })
-        .await
-        .map_err(|e| ElbError::RecordNotWritten {
-            operation,
-            what: "state record",
-            why: Box::new(e),
-        })?;
-    machine
+    warn: &dyn Fn(String),
+) {
+    let appended = machine
         .call("s3:PutObject (audit record)", || {
-            state::append_audit(cx.store, &record.lb, audit)
+            state::append_audit(cx.store, lb, audit)
         })
-        .await
-        .map_err(|e| ElbError::RecordNotWritten {
-            operation,
-            what: "audit record",
-            why: Box::new(e),
-        })
+        .await;
+    if let Err(e) = appended {
+        warn(format!("audit record not written: {e}"));
+    }
 }
 
 /// What a rollback would do: the recorded switch and the resulting changes.
@@ -540,7 +632,14 @@ pub async fn execute_rollback<L: LoadBalancerApi, S: StateStore>(
     let report = cx.report;
     let warn = move |w: String| report(&Event::Warning(w));
     let every = state::renew_every(cx.lock.stale_after);
-    let result = state::keep_alive(cx.store, &lock, every, &warn, rollback_locked(cx, lb)).await;
+    let result = state::keep_alive(
+        cx.store,
+        &lock,
+        every,
+        &warn,
+        rollback_locked(cx, lb, &lock),
+    )
+    .await;
     let released = state::release(cx.store, lock).await;
     result.and(released)
 }
@@ -548,16 +647,26 @@ pub async fn execute_rollback<L: LoadBalancerApi, S: StateStore>(
 async fn rollback_locked<L: LoadBalancerApi, S: StateStore>(
     cx: &Context<'_, L, S>,
     lb: &LbRef,
+    lock: &state::Lock,
 ) -> Result<(), ElbError> {
     let mut record = state::read_record(cx.store, lb)
         .await?
         .ok_or_else(|| ElbError::NothingRecorded(lb.name.clone()))?;
     let before_now = cx.api.health(lb).await.map(|h| members(&h)).ok();
-    let machine = Machine::new(cx.api, cx.timing.clone(), cx.cancel.clone(), cx.report);
+    // Every change the machine makes checks first that the lock is still ours.
+    let fence = lock.fence(cx.store);
+    let machine = Machine::new(
+        cx.api,
+        &fence,
+        cx.timing.clone(),
+        cx.cancel.clone(),
+        cx.report,
+    );
     let outcome = machine.restore(lb, &record.before).await;
     let after = cx.api.health(lb).await.map(|h| members(&h)).ok();
     let (phase, result) = match &outcome {
         Ok(()) => (Phase::RolledBack, "completed"),
+        Err(ElbError::LockLost { .. }) => (Phase::RollbackIncomplete, "lock-lost"),
         Err(_) => (Phase::RollbackIncomplete, "failed"),
     };
     record.phase = phase;
@@ -580,7 +689,14 @@ async fn rollback_locked<L: LoadBalancerApi, S: StateStore>(
         result: result.into(),
         detail: record.detail.clone(),
     };
-    let bookkeeping = persist(&machine, cx, &record, &audit, "rollback").await;
-    outcome?;
-    bookkeeping
+    conclude(
+        &machine,
+        cx,
+        &fence,
+        &record,
+        audit,
+        "rollback",
+        outcome.err(),
+    )
+    .await
 }

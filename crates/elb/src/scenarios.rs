@@ -1,7 +1,8 @@
 //! Scenario tests of the switch state machine and its bookkeeping over the
 //! fakes: the timing behaviour moto cannot show (slow or flapping health,
-//! throttling, draining, crashes, Ctrl-C, lock contention). Every scenario
-//! asserts the never-dark invariant over every step it took.
+//! throttling, draining, crashes, Ctrl-C, lock contention). The lock's own
+//! scenarios are in `lock_scenarios.rs`. Every scenario asserts the
+//! never-dark invariant over every step it took.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use super::names;
 use super::ops::{self, Context, Plan, Selector, SwitchRequest};
 use super::state::{self, LockOptions, Phase};
 
-fn timing() -> Timing {
+pub(super) fn timing() -> Timing {
     Timing {
         poll_interval: Duration::from_millis(2),
         health_timeout: Duration::from_millis(200),
@@ -25,7 +26,7 @@ fn timing() -> Timing {
     }
 }
 
-fn ec2() -> FakeEc2 {
+pub(super) fn ec2() -> FakeEc2 {
     FakeEc2(vec![
         instance("i-a1", "a", "vpc-1", "running"),
         instance("i-a2", "a", "vpc-1", "running"),
@@ -35,7 +36,7 @@ fn ec2() -> FakeEc2 {
     ])
 }
 
-fn request() -> SwitchRequest {
+pub(super) fn request() -> SwitchRequest {
     SwitchRequest {
         to_cluster: "b".into(),
         from_cluster: None,
@@ -49,7 +50,7 @@ fn request() -> SwitchRequest {
 }
 
 /// A serving both members, B's two instances following `b_script`.
-fn lb_with(b_script: Vec<Health>) -> FakeLb {
+pub(super) fn lb_with(b_script: Vec<Health>) -> FakeLb {
     FakeLb::new(
         &["i-a1", "i-a2"],
         &[
@@ -61,22 +62,22 @@ fn lb_with(b_script: Vec<Health>) -> FakeLb {
     )
 }
 
-struct Run {
-    events: Mutex<Vec<Event>>,
+pub(super) struct Run {
+    pub(super) events: Mutex<Vec<Event>>,
 }
 
 impl Run {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Run {
             events: Mutex::new(Vec::new()),
         }
     }
-    fn events(&self) -> Vec<Event> {
+    pub(super) fn events(&self) -> Vec<Event> {
         self.events.lock().unwrap().clone()
     }
 }
 
-fn cx<'a>(
+pub(super) fn cx<'a>(
     lb: &'a FakeLb,
     store: &'a FakeStore,
     report: &'a (dyn Fn(&Event) + Sync),
@@ -96,13 +97,13 @@ fn cx<'a>(
     }
 }
 
-async fn plan(lb: &FakeLb) -> Plan {
+pub(super) async fn plan(lb: &FakeLb) -> Plan {
     ops::plan_switch(lb, &ec2(), &lb.lb, &request())
         .await
         .unwrap()
 }
 
-fn audit_results(store: &FakeStore) -> Vec<String> {
+pub(super) fn audit_results(store: &FakeStore) -> Vec<String> {
     let g = store.objects.lock().unwrap();
     g.iter()
         .filter(|(k, _)| k.contains("/audit/"))
@@ -113,7 +114,7 @@ fn audit_results(store: &FakeStore) -> Vec<String> {
         .collect()
 }
 
-fn phase(store: &FakeStore, lb: &FakeLb) -> Phase {
+pub(super) fn phase(store: &FakeStore, lb: &FakeLb) -> Phase {
     let key = state::state_key(&lb.lb);
     let g = store.objects.lock().unwrap();
     let r: state::SwitchRecord = serde_json::from_slice(&g[&key].0).unwrap();
@@ -616,7 +617,7 @@ async fn membership_changed_after_planning_is_refused_untouched() {
 }
 
 /// A classic ELB with A serving and B's instances following `b_script`.
-fn classic_with(b_script: Vec<Health>) -> FakeLb {
+pub(super) fn classic_with(b_script: Vec<Health>) -> FakeLb {
     FakeLb::classic(
         &["i-a1", "i-a2"],
         &[
@@ -741,157 +742,4 @@ fn guard_never_counts_a_draining_classic_instance() {
     ];
     assert!(super::machine::guard(&lb, &health, &ids(&["b"])).is_err());
     assert_eq!(super::model::members(&health), ids(&["b"]));
-}
-
-#[tokio::test]
-async fn a_long_switch_keeps_its_lock_fresh() {
-    let lb = lb_with(vec![Initial]);
-    let store = FakeStore::default();
-    let report = |_: &Event| {};
-    let p = plan(&lb).await;
-    let mut c = cx(&lb, &store, &report, Cancel::never());
-    // Renewed every 100 ms; B stays `initial` until the check below is done.
-    c.lock.stale_after = Duration::from_millis(300);
-    c.timing.health_timeout = Duration::from_secs(120);
-    let key = state::lock_key(&lb.lb);
-    let renewed = || {
-        store
-            .objects
-            .lock()
-            .unwrap()
-            .get(&key)
-            .and_then(|(b, _)| serde_json::from_slice::<state::LockRecord>(b).ok())
-            .is_some_and(|l| l.renewed_at.is_some())
-    };
-    let check = async {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while !renewed() {
-            assert!(tokio::time::Instant::now() < deadline, "never renewed");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        // Once older than `stale_after` by creation time, the renewed lock
-        // still cannot be broken: its age counts from the last renewal.
-        let opts = LockOptions {
-            break_lock: true,
-            stale_after: Duration::from_millis(300),
-        };
-        let err = state::acquire(
-            &store,
-            &lb.lb,
-            "bob@h2",
-            "switch",
-            &opts,
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap_err();
-        assert!(
-            matches!(err, ElbError::LockHeld { stale: false, .. }),
-            "{err}"
-        );
-        lb.rescript("i-b1", vec![Healthy]);
-        lb.rescript("i-b2", vec![Healthy]);
-    };
-    let (r, ()) = tokio::join!(ops::execute_switch(&c, &p), check);
-    r.unwrap();
-    assert_eq!(lb.members(), ids(&["i-b1", "i-b2"]));
-    assert!(!store.keys().contains(&key), "lock released");
-    lb.assert_never_dark();
-}
-
-#[tokio::test]
-async fn renewal_notices_a_lock_taken_over() {
-    let lb = lb_with(vec![Healthy]);
-    let store = FakeStore::default();
-    let opts = LockOptions {
-        break_lock: true,
-        stale_after: Duration::from_secs(600),
-    };
-    let now = chrono::Utc::now();
-    let alice = state::acquire(&store, &lb.lb, "alice@h1", "switch", &opts, now)
-        .await
-        .unwrap();
-    state::renew(&store, &alice, now).await.unwrap();
-    store.age(&state::lock_key(&lb.lb), chrono::Duration::hours(1));
-    let bob = state::acquire(&store, &lb.lb, "bob@h2", "switch", &opts, now)
-        .await
-        .unwrap();
-    let err = state::renew(&store, &alice, now).await.unwrap_err();
-    assert!(
-        matches!(&err, ElbError::LockLost { owner, .. } if owner == "bob@h2"),
-        "{err}"
-    );
-    state::verify(&store, &bob).await.unwrap();
-}
-
-#[tokio::test]
-async fn two_operators_breaking_one_stale_lock_only_one_wins() {
-    use super::model::StateStore;
-    let lb = lb_with(vec![Healthy]);
-    let store = FakeStore::default();
-    let opts = LockOptions {
-        break_lock: true,
-        stale_after: Duration::from_secs(600),
-    };
-    let now = chrono::Utc::now();
-    let key = state::lock_key(&lb.lb);
-    let _dead = state::acquire(&store, &lb.lb, "alice@h1", "switch", &opts, now)
-        .await
-        .unwrap();
-    store.age(&key, chrono::Duration::hours(1));
-    // Carol reads the stale lock; Bob takes it over before Carol writes.
-    let seen = store.get(&key).await.unwrap().unwrap();
-    let bob = state::acquire(&store, &lb.lb, "bob@h2", "switch", &opts, now)
-        .await
-        .unwrap();
-    let carol_won = store
-        .put_if_match(&key, b"{}".to_vec(), seen.etag.as_deref().unwrap())
-        .await
-        .unwrap();
-    assert!(
-        !carol_won,
-        "the take-over is conditional on the stale version"
-    );
-    state::verify(&store, &bob).await.unwrap();
-    // And through `acquire`: Bob's lock is fresh, so Carol is refused.
-    let err = state::acquire(&store, &lb.lb, "carol@h3", "switch", &opts, now)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, ElbError::LockHeld { owner, stale: false, .. } if owner == "bob@h2"),
-        "{err}"
-    );
-}
-
-#[tokio::test]
-async fn final_record_write_is_retried_and_a_lasting_failure_is_named() {
-    use std::sync::atomic::Ordering::SeqCst;
-    // Two failures fit in the retries (4 tries in these tests); 100 do not.
-    for (failures, written) in [(2, true), (100, false)] {
-        let lb = lb_with(vec![Healthy]);
-        let store = FakeStore::default();
-        let report = |e: &Event| {
-            if matches!(e, Event::Step(s) if s.starts_with("deregistering")) {
-                store.fail_puts.store(failures, SeqCst);
-            }
-        };
-        let p = plan(&lb).await;
-        let r = ops::execute_switch(&cx(&lb, &store, &report, Cancel::never()), &p).await;
-        // Either way the load balancer is switched, and the lock is released.
-        assert_eq!(lb.members(), ids(&["i-b1", "i-b2"]));
-        assert!(!store.keys().contains(&state::lock_key(&lb.lb)));
-        if written {
-            r.unwrap();
-            assert_eq!(phase(&store, &lb), Phase::Completed);
-        } else {
-            let err = r.unwrap_err();
-            assert!(
-                err.to_string()
-                    .starts_with("switch completed; state record not written: "),
-                "{err}"
-            );
-            assert_eq!(phase(&store, &lb), Phase::Started);
-        }
-        lb.assert_never_dark();
-    }
 }

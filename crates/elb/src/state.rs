@@ -8,6 +8,11 @@
 //! as stale: so the holder rewrites its lock while it works ([`keep_alive`]),
 //! and both that rewrite and the take-over of a stale lock are conditional on
 //! the version read (`If-Match`), so that exactly one writer wins.
+//!
+//! Breaking a lock does not stop its old holder, so the lock is also a fence:
+//! it carries a generation (one more than the lock it took over), and the
+//! holder reads it back before every change ([`LockFence`]); a holder that
+//! finds another token or generation there, or no lock, stops with `LockLost`.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -19,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::ElbError;
+use super::fence::Fence;
 use super::model::{LbRef, StateStore, StoredObject};
 use super::names::{S3_AUDIT_DIR, S3_LOCK_OBJECT, S3_STATE_OBJECT};
 
@@ -27,6 +33,14 @@ pub struct LockRecord {
     pub owner: String,
     /// Random per acquisition: how a holder recognises its own lock.
     pub token: String,
+    /// The fencing token: 1 for a lock taken while none was held, the broken
+    /// lock's generation + 1 for a take-over, kept by renewals; so it counts
+    /// the take-overs since the lock was last free (the bucket keeps nothing
+    /// once a lock is released, so it starts again at 1). The fence compares
+    /// it together with `token`, which alone tells holders apart for good.
+    /// 0 in locks written before generations existed.
+    #[serde(default)]
+    pub generation: u64,
     pub operation: String,
     pub created_at: DateTime<Utc>,
     /// Last rewrite by the holder while it works: proof of life.
@@ -109,6 +123,32 @@ pub(crate) struct Lock {
     etag: Mutex<Option<String>>,
 }
 
+impl Lock {
+    #[cfg(test)]
+    pub(crate) fn generation(&self) -> u64 {
+        self.record.generation
+    }
+
+    /// The fence every membership change of this lock's holder goes through.
+    pub(crate) fn fence<'a, S: StateStore>(&'a self, store: &'a S) -> LockFence<'a, S> {
+        LockFence { store, lock: self }
+    }
+}
+
+/// Reads the lock back before each change: `LockLost`, naming whoever holds
+/// it now, once it is not ours (other token or generation, or gone). One GET
+/// per register or deregister.
+pub(crate) struct LockFence<'a, S> {
+    store: &'a S,
+    lock: &'a Lock,
+}
+
+impl<S: StateStore> Fence for LockFence<'_, S> {
+    async fn check(&self) -> Result<(), ElbError> {
+        verify(self.store, self.lock).await
+    }
+}
+
 pub fn lock_key(lb: &LbRef) -> String {
     format!("{}/{S3_LOCK_OBJECT}", lb.folder())
 }
@@ -163,6 +203,11 @@ fn from_json<T: for<'de> Deserialize<'de>>(key: &str, body: &[u8]) -> Result<T, 
 }
 
 /// Takes the lock of `lb`, or says who holds it.
+///
+/// A write whose answer is lost (timeout, connection reset, 5xx) may still
+/// have been applied, and then the lock object is ours although the answer
+/// said nothing: so after such an error the lock is read back, and a lock
+/// carrying our token is ours, not "held by" us.
 pub(crate) async fn acquire<S: StateStore>(
     store: &S,
     lb: &LbRef,
@@ -172,42 +217,74 @@ pub(crate) async fn acquire<S: StateStore>(
     now: DateTime<Utc>,
 ) -> Result<Lock, ElbError> {
     let key = lock_key(lb);
-    let record = LockRecord {
+    let mut record = LockRecord {
         owner: owner.to_string(),
         token: new_id(),
+        generation: 1,
         operation: operation.to_string(),
         created_at: now,
         renewed_at: None,
     };
-    let lock = Lock {
+    let held_by_us = |record: LockRecord, etag: Option<String>| Lock {
         key: key.clone(),
-        record: record.clone(),
+        record,
         lb: lb.name.clone(),
-        etag: Mutex::new(None),
+        etag: Mutex::new(etag),
     };
-    // Two rounds at most: the second after a stale lock was broken, or after the
-    // holder released between our put and our read.
-    for round in 0..2 {
-        if store.put_if_absent(&key, to_json(&record)).await? {
-            verify(store, &lock).await?;
-            return Ok(lock);
+    let mut broke = false;
+    // The last write whose answer was lost, for the error if we never find out.
+    let mut unanswered: Option<ElbError> = None;
+    // Three rounds at most: after a stale lock was broken, after the holder
+    // released between our put and our read, or after a lost answer.
+    for _ in 0..3 {
+        match store.put_if_absent(&key, to_json(&record)).await {
+            Ok(true) => {
+                let lock = held_by_us(record, None);
+                verify(store, &lock).await?;
+                return Ok(lock);
+            }
+            Ok(false) => {}
+            Err(e) if may_have_applied(&e) => unanswered = Some(e),
+            Err(e) => return Err(e),
         }
-        let Some(existing) = store.get(&key).await? else {
+        let existing = match store.get(&key).await {
+            Ok(existing) => existing,
+            Err(read) => return Err(unknown_outcome(lb, owner, unanswered, read)),
+        };
+        let Some(existing) = existing else {
+            // Free again (released, or our put was not applied): try again.
             continue;
         };
         let held: LockRecord = from_json(&key, &existing.body)?;
+        if held.token == record.token {
+            // Our own write, applied although its answer was lost.
+            tracing::info!(
+                "the lock of {} was taken by this command although S3's answer was lost",
+                lb.name
+            );
+            return Ok(held_by_us(held, existing.etag));
+        }
         let since = existing
             .last_modified
             .unwrap_or(held.renewed_at.unwrap_or(held.created_at));
         let age = now.signed_duration_since(since);
         let stale = age.to_std().is_ok_and(|a| a > opts.stale_after);
-        if stale && opts.break_lock && round == 0 {
+        if stale && opts.break_lock && !broke {
+            broke = true;
             tracing::warn!(owner = %held.owner, "breaking stale lock of {}", lb.name);
-            if take_over(store, &key, &existing, to_json(&record)).await? {
-                verify(store, &lock).await?;
-                return Ok(lock);
+            record.generation = held.generation.saturating_add(1);
+            match take_over(store, &key, &existing, to_json(&record)).await {
+                Ok(true) => {
+                    let lock = held_by_us(record, None);
+                    verify(store, &lock).await?;
+                    return Ok(lock);
+                }
+                // Someone else took it over or released it first: look again.
+                Ok(false) => {}
+                // Perhaps applied: the next round's read tells.
+                Err(e) if may_have_applied(&e) => unanswered = Some(e),
+                Err(e) => return Err(e),
             }
-            // Someone else took it over or released it first: look again.
             continue;
         }
         return Err(ElbError::LockHeld {
@@ -220,10 +297,43 @@ pub(crate) async fn acquire<S: StateStore>(
             stale_after_secs: opts.stale_after.as_secs(),
         });
     }
-    Err(ElbError::LockLost {
-        lb: lb.name.clone(),
-        owner: "another operator".into(),
-    })
+    Err(unanswered.unwrap_or_else(|| ElbError::Transient {
+        action: "s3:PutObject (lock)",
+        message: format!(
+            "the lock of {} kept changing while this command tried to take it; \
+             see `abshift elb status` for who holds it, and try again",
+            lb.name
+        ),
+    }))
+}
+
+/// Errors after which a write may or may not have happened: no answer, a
+/// server error, or one we cannot classify. A refusal (credentials, access)
+/// means it did not.
+fn may_have_applied(e: &ElbError) -> bool {
+    matches!(e, ElbError::Transient { .. } | ElbError::Aws { .. })
+}
+
+/// A lock write whose answer was lost, and the read that should have told
+/// whether it was applied failed too: say so, and how to get out of it.
+fn unknown_outcome(
+    lb: &LbRef,
+    owner: &str,
+    unanswered: Option<ElbError>,
+    read: ElbError,
+) -> ElbError {
+    match unanswered {
+        None => read,
+        Some(put) => ElbError::Transient {
+            action: "s3:PutObject (lock)",
+            message: format!(
+                "taking the lock of {} got no answer ({put}), and reading it back failed ({read}): \
+                 if `abshift elb status` shows a lock of {owner}, it is this attempt's; \
+                 take it over with --break-lock once it is stale",
+                lb.name
+            ),
+        },
+    }
 }
 
 /// Replaces the stale lock `existing` with ours only if it is still that very
@@ -287,13 +397,15 @@ pub(crate) async fn renew<S: StateStore>(
     Err(ElbError::LockLost {
         lb: lock.lb.clone(),
         owner: "an unknown writer (the lock object keeps changing)".into(),
+        generation: None,
     })
 }
 
 /// Runs `work` while renewing `lock` every `every`. A failed renewal is
-/// reported through `warn` and does not stop the work: interrupting a switch
-/// half-way is worse than finishing it, and the release at the end still
-/// refuses to delete a lock that is no longer ours.
+/// reported through `warn` and does not stop the work: cutting a switch off in
+/// the middle of an API call would leave it not knowing what it changed.
+/// A lost lock stops the work anyway, at its next change ([`LockFence`]), and
+/// the release at the end refuses to delete a lock that is no longer ours.
 pub(crate) async fn keep_alive<S: StateStore, T>(
     store: &S,
     lock: &Lock,
@@ -319,25 +431,29 @@ pub(crate) async fn keep_alive<S: StateStore, T>(
     }
 }
 
-/// Reads the lock back: the guard for stores that ignore `If-None-Match`
-/// (the later writer wins there, and the earlier one sees a foreign token).
+/// Reads the lock back and fails with `LockLost` unless it is still ours
+/// (same token and generation): the fence before every change, and the guard
+/// for stores that ignore `If-None-Match` (the later writer wins there, and
+/// the earlier one sees a foreign token).
 pub(crate) async fn verify<S: StateStore>(store: &S, lock: &Lock) -> Result<(), ElbError> {
     match store.get(&lock.key).await? {
         Some(obj) => {
             let held: LockRecord = from_json(&lock.key, &obj.body)?;
-            if held.token == lock.record.token {
+            if held.token == lock.record.token && held.generation == lock.record.generation {
                 *lock.etag.lock().unwrap() = obj.etag;
                 Ok(())
             } else {
                 Err(ElbError::LockLost {
                     lb: lock.lb.clone(),
                     owner: held.owner,
+                    generation: Some(held.generation),
                 })
             }
         }
         None => Err(ElbError::LockLost {
             lb: lock.lb.clone(),
-            owner: "nobody (the lock object is gone)".into(),
+            owner: crate::error::NOBODY.into(),
+            generation: None,
         }),
     }
 }

@@ -15,14 +15,16 @@ use http::Method;
 use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::journal::{self, Entry, Journal, JournalError};
+use crate::journal::{self, ApplyLock, Entry, Journal, JournalError};
 use abshift_core::diff::{Action, MIGRATED_FROM_LABEL, PLAN_ANNOTATION};
-use abshift_core::model::{GroupKind, ObjectKey, ObjectRef, ResourceType, split_api_version};
+use abshift_core::fields::{FIELDS_ANNOTATION, as_applied, fieldset_digest};
+use abshift_core::model::{
+    GroupKind, ObjectKey, ObjectRef, ResourceType, path_segment, split_api_version,
+};
 use abshift_core::outcome::{ApplySummary, ObjectResult, OnConflict, Outcome};
-use abshift_core::plan::{Plan, PlannedObject, secret_digest};
+use abshift_core::plan::{Plan, PlannedObject, digest_key_bytes, secret_digest};
 
-/// Field manager abshift's writes are recorded under in B.
-pub const FIELD_MANAGER: &str = "abshift";
+pub use abshift_core::fields::FIELD_MANAGER;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -115,6 +117,10 @@ struct Ctx<'a> {
     /// A's Secrets for the current wave, read with one list per namespace just
     /// before the wave instead of one GET per Secret; (namespace, name) → object.
     live_secrets: Mutex<HashMap<(String, String), Value>>,
+    /// The plan's key for Secret digests.
+    digest_key: Vec<u8>,
+    /// The first journal error: once set, no further write starts.
+    journal_error: Mutex<Option<JournalError>>,
 }
 
 pub async fn apply(
@@ -132,6 +138,12 @@ pub async fn apply(
         "clusters checked"
     );
     let journal_path = journal::path_for(plan_path);
+    // One apply of a plan at a time; the OS releases the lock with the process.
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(ApplyLock::acquire(&journal_path)?)
+    };
     let done = if opts.dry_run {
         HashMap::new()
     } else {
@@ -175,6 +187,8 @@ pub async fn apply(
             .map(|o| o.object_ref().key())
             .collect(),
         live_secrets: Mutex::new(HashMap::new()),
+        digest_key: digest_key_bytes(&plan.digest_key),
+        journal_error: Mutex::new(None),
     };
 
     let mut results: Vec<ObjectResult> = Vec::with_capacity(plan.objects.len());
@@ -213,15 +227,23 @@ pub async fn apply(
         }
         let phase = std::time::Instant::now();
         let to_write = todo.len();
-        prefetch_secrets(&ctx, &todo).await;
+        if !ctx.stopped() {
+            prefetch_secrets(&ctx, &todo).await;
+        }
         let secrets_read = phase.elapsed();
         let ctx_ref = &ctx;
-        let wave_results: Vec<ObjectResult> = futures::stream::iter(todo)
-            .map(|o| async move { apply_one(ctx_ref, o).await })
+        let mut wave_results: Vec<ObjectResult> = futures::stream::iter(todo.iter().copied())
+            .map(|o| async move {
+                if ctx_ref.stopped() {
+                    return not_attempted(o);
+                }
+                apply_one(ctx_ref, o).await
+            })
             .buffer_unordered(opts.concurrency.get())
             .inspect(|r| progress.done(r))
             .collect()
             .await;
+        wave_results.sort_by(|a, b| a.object.cmp(&b.object));
         for r in &wave_results {
             if matches!(
                 r.outcome,
@@ -251,9 +273,20 @@ pub async fn apply(
         progress.wave_finished(wave);
     }
     let writes = ctx.writes.load(std::sync::atomic::Ordering::Relaxed);
+    let mut stopped = ctx
+        .journal_error
+        .lock()
+        .expect("journal error")
+        .take()
+        .map(|e| e.to_string());
     drop(ctx);
-    if let Some(j) = journal {
-        j.close().await?;
+    if let Some(j) = journal
+        && let Err(e) = j.close().await
+        && stopped.is_none()
+    {
+        // The last group of entries did not reach the disk: the objects are in
+        // B, but a re-run will not know it. Say so instead of claiming success.
+        stopped = Some(e.to_string());
     }
 
     let mut summary = ApplySummary {
@@ -263,6 +296,7 @@ pub async fn apply(
         writes,
         retries: target.retry_count() + source.retry_count(),
         seconds: started.elapsed().as_secs_f64(),
+        stopped,
         ..Default::default()
     };
     for r in &results {
@@ -285,6 +319,19 @@ pub async fn apply(
         .problems
         .sort_by(|a, b| (a.wave, &a.object).cmp(&(b.wave, &b.object)));
     Ok(summary)
+}
+
+/// The result of an object a stopped run did not attempt.
+fn not_attempted(o: &PlannedObject) -> ObjectResult {
+    ObjectResult {
+        object: o.object_ref(),
+        wave: o.wave,
+        outcome: Outcome::Blocked,
+        detail: Some(
+            "not attempted: the run stopped because its journal could not be written".into(),
+        ),
+        resumed: false,
+    }
 }
 
 async fn apply_one(ctx: &Ctx<'_>, o: &PlannedObject) -> ObjectResult {
@@ -312,7 +359,6 @@ async fn apply_one(ctx: &Ctx<'_>, o: &PlannedObject) -> ObjectResult {
                 );
             }
             OnConflict::Skip => {
-                ctx.record(&object, Outcome::Skipped, None);
                 return result(
                     Outcome::Skipped,
                     Some("kept B's copy (--on-conflict skip)".into()),
@@ -357,7 +403,19 @@ async fn apply_one(ctx: &Ctx<'_>, o: &PlannedObject) -> ObjectResult {
             return finish(ctx, o, &object, resp, &what);
         }
     }
-    let mut path = format!("{collection}/{}?fieldManager={FIELD_MANAGER}{dry}", o.name);
+    // An update must also remove what A dropped: server-side apply removes
+    // only fields its own Apply entry holds, so abshift's fields from a POST
+    // (operation Update) are moved into that entry first.
+    if o.action == Action::Update
+        && !ctx.opts.dry_run
+        && let Err(e) = take_over_own_fields(ctx, o, &rt).await
+    {
+        return result(Outcome::Failed, Some(e));
+    }
+    let mut path = format!(
+        "{}?fieldManager={FIELD_MANAGER}{dry}",
+        rt.object_path(o.namespace.as_deref(), &o.name)
+    );
     if force {
         path.push_str("&force=true");
     }
@@ -403,6 +461,7 @@ async fn apply_one(ctx: &Ctx<'_>, o: &PlannedObject) -> ObjectResult {
                 .json()
                 .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
                 .unwrap_or_default();
+            let message = abshift_core::text::escape(&message);
             result(
                 Outcome::Failed,
                 Some(format!(
@@ -552,7 +611,7 @@ fn conflicts_only_with_ourselves(resp: &crate::cluster::RawResponse) -> bool {
 /// worth failing for: B's controllers take ownership of fields they rewrite
 /// (a StatefulSet's claim templates, for one) without changing their values.
 async fn already_there(ctx: &Ctx<'_>, o: &PlannedObject, rt: &ResourceType) -> bool {
-    let path = format!("{}/{}", rt.collection_path(o.namespace.as_deref()), o.name);
+    let path = rt.object_path(o.namespace.as_deref(), &o.name);
     let Ok(mut current) = ctx
         .target
         .get_json::<Value>(&path, "reading B's copy")
@@ -563,7 +622,7 @@ async fn already_there(ctx: &Ctx<'_>, o: &PlannedObject, rt: &ResourceType) -> b
     let digest_matches = o
         .secret_digest
         .as_ref()
-        .is_none_or(|d| &secret_digest(&current) == d);
+        .is_none_or(|d| &secret_digest(&current, &ctx.digest_key) == d);
     abshift_core::normalize::normalize(&rt.group_kind(), &mut current);
     digest_matches && abshift_core::diff::contains(&o.manifest, &current)
 }
@@ -575,15 +634,90 @@ fn resource_not_served(resp: &crate::cluster::RawResponse) -> bool {
         .is_some_and(|v| v.pointer("/details/name").is_none())
 }
 
+/// Moves abshift's fields of operation Update (written by a POST) into its
+/// Apply entry, guarded by B's resourceVersion, so the server-side apply that
+/// follows removes what A no longer sets. Nothing to do when abshift holds no
+/// such entry. Retries when B's copy changes in between.
+async fn take_over_own_fields(
+    ctx: &Ctx<'_>,
+    o: &PlannedObject,
+    rt: &ResourceType,
+) -> Result<(), String> {
+    let path = rt.object_path(o.namespace.as_deref(), &o.name);
+    for _ in 0..5 {
+        let current: Value = ctx
+            .target
+            .get_json(&path, &format!("reading B's copy of {}", o.object_ref()))
+            .await
+            .map_err(|e| e.to_string())?;
+        let managed = current
+            .pointer("/metadata/managedFields")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let Some(rewritten) = as_applied(&managed, &o.api_version) else {
+            return Ok(());
+        };
+        let rv = current
+            .pointer("/metadata/resourceVersion")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let patch = json!([
+            {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+            {"op": "replace", "path": "/metadata/managedFields", "value": rewritten},
+        ]);
+        let bytes = serde_json::to_vec(&patch).expect("patch serialises");
+        let what = format!("taking over abshift's fields of {}", o.object_ref());
+        let resp = send_write(
+            ctx,
+            Method::PATCH,
+            &path,
+            &bytes,
+            "application/json-patch+json",
+            &what,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        match resp.status.as_u16() {
+            200 => return Ok(()),
+            // The test op failed or the write raced: B's copy changed; read again.
+            409 | 422 => continue,
+            _ => return Err(ctx.target.status_error(&resp, &what).to_string()),
+        }
+    }
+    Err(format!(
+        "B's copy of {} kept changing while abshift took over its own fields; re-run apply",
+        o.object_ref()
+    ))
+}
+
 impl Ctx<'_> {
+    /// Journals what B confirmed. The first journal error stops the run:
+    /// no write starts after it (see `stopped`).
     fn record(&self, object: &ObjectRef, outcome: Outcome, uid: Option<String>) {
-        if let Some(j) = self.journal.filter(|_| outcome.journaled()) {
-            j.record(Entry {
+        if let Some(j) = self.journal.filter(|_| outcome.journaled())
+            && let Err(e) = j.record(Entry {
                 object: object.clone(),
                 outcome,
                 uid,
-            });
+            })
+        {
+            self.journal_error
+                .lock()
+                .expect("journal error")
+                .get_or_insert(e);
         }
+    }
+
+    /// True once the journal failed (now, or in its writer): stop writing.
+    fn stopped(&self) -> bool {
+        let mut slot = self.journal_error.lock().expect("journal error");
+        if slot.is_none()
+            && let Some(e) = self.journal.and_then(Journal::failed)
+        {
+            *slot = Some(e);
+        }
+        slot.is_some()
     }
 
     /// The UID in B of an owner: from this run, from the journal, or read from B.
@@ -605,11 +739,7 @@ impl Ctx<'_> {
             namespaced,
             verbs: vec![],
         };
-        let path = format!(
-            "{}/{}",
-            rt.collection_path(key.namespace.as_deref()),
-            key.name
-        );
+        let path = rt.object_path(key.namespace.as_deref(), &key.name);
         let v: Value = self
             .target
             .get_json(&path, &format!("reading owner {key}"))
@@ -656,6 +786,15 @@ async fn build_body(ctx: &Ctx<'_>, o: &PlannedObject) -> Result<Value, (Outcome,
         let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
         if let Some(a) = annotations.as_object_mut() {
             a.insert(PLAN_ANNOTATION.into(), Value::String(ctx.plan.id.clone()));
+            // The set of fields sent, so a later plan sees what A dropped.
+            let (group, _) = split_api_version(&o.api_version);
+            a.insert(
+                FIELDS_ANNOTATION.into(),
+                Value::String(fieldset_digest(
+                    &GroupKind::new(group, &o.kind),
+                    &o.manifest,
+                )),
+            );
         }
     }
     let owners: Vec<(usize, ObjectKey)> = body
@@ -709,7 +848,7 @@ async fn build_body(ctx: &Ctx<'_>, o: &PlannedObject) -> Result<Value, (Outcome,
         let live: Value = match listed {
             Some(v) => v,
             None => {
-                let path = format!("/api/v1/namespaces/{ns}/secrets/{}", o.name);
+                let path = secrets_type().object_path(Some(ns), &o.name);
                 ctx.source
                     .get_json(
                         &path,
@@ -724,7 +863,7 @@ async fn build_body(ctx: &Ctx<'_>, o: &PlannedObject) -> Result<Value, (Outcome,
                     })?
             }
         };
-        let digest = secret_digest(&live);
+        let digest = secret_digest(&live, &ctx.digest_key);
         if &digest != planned_digest && !ctx.opts.allow_drift {
             return Err((Outcome::Drifted, "its value changed in A since the plan was made; re-plan, or re-run with --allow-drift to copy the current value".into()));
         }
@@ -754,14 +893,7 @@ async fn prefetch_secrets(ctx: &Ctx<'_>, todo: &[&PlannedObject]) {
             .or_default()
             .insert(o.name.clone());
     }
-    let secrets = ResourceType {
-        group: String::new(),
-        version: "v1".into(),
-        kind: "Secret".into(),
-        plural: "secrets".into(),
-        namespaced: true,
-        verbs: vec![],
-    };
+    let secrets = secrets_type();
     // Only worth a list when several Secrets of the namespace are due; the
     // lists run as many at a time as the writes will.
     let lists = wanted
@@ -788,6 +920,18 @@ async fn prefetch_secrets(ctx: &Ctx<'_>, todo: &[&PlannedObject]) {
     *ctx.live_secrets.lock().expect("secret map") = map;
 }
 
+/// Where core Secrets live, for reads of A's values.
+fn secrets_type() -> ResourceType {
+    ResourceType {
+        group: String::new(),
+        version: "v1".into(),
+        kind: "Secret".into(),
+        plural: "secrets".into(),
+        namespaced: true,
+        verbs: vec![],
+    }
+}
+
 /// Between waves: what later waves need must be usable, not just stored.
 /// CRDs must be Established (else their custom resources are refused) and
 /// Namespaces Active. Waits with a deadline; a timeout is left to the writes
@@ -803,7 +947,8 @@ async fn wait_until_usable(ctx: &Ctx<'_>, created: &[&ObjectResult]) {
             ("apiextensions.k8s.io", "CustomResourceDefinition") => (
                 format!(
                     "/apis/{}/customresourcedefinitions/{}",
-                    r.object.api_version, r.object.name
+                    r.object.api_version,
+                    path_segment(&r.object.name)
                 ),
                 |v| {
                     v.pointer("/status/conditions")
@@ -814,9 +959,10 @@ async fn wait_until_usable(ctx: &Ctx<'_>, created: &[&ObjectResult]) {
                         })
                 },
             ),
-            ("", "Namespace") => (format!("/api/v1/namespaces/{}", r.object.name), |v| {
-                v.pointer("/status/phase").and_then(Value::as_str) == Some("Active")
-            }),
+            ("", "Namespace") => (
+                format!("/api/v1/namespaces/{}", path_segment(&r.object.name)),
+                |v| v.pointer("/status/phase").and_then(Value::as_str) == Some("Active"),
+            ),
             _ => continue,
         };
         checks.push(async move {

@@ -11,7 +11,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::Deserialize;
 use serde_json::Value;
 
-use abshift_core::model::ResourceType;
+use abshift_core::model::{ResourceType, path_segment};
 
 use crate::kube_error::describe_kube_error;
 
@@ -297,11 +297,11 @@ impl Cluster {
                 let mut query = format!("limit={page_size}");
                 if let Some(t) = &token {
                     query.push_str("&continue=");
-                    query.push_str(&urlencode(t));
+                    query.push_str(&path_segment(t));
                 }
                 if let Some(s) = selector {
                     query.push_str("&labelSelector=");
-                    query.push_str(&urlencode(s));
+                    query.push_str(&path_segment(s));
                 }
                 let path = format!("{}?{query}", rt.collection_path(namespace));
                 let resp = self.send(Method::GET, &path, None, None, &what).await?;
@@ -429,6 +429,8 @@ impl Cluster {
 
     /// An error for an unexpected status, with the server's own message.
     pub fn status_error(&self, resp: &RawResponse, what: &str) -> ClusterError {
+        // The server's words may quote the object (a webhook denial does):
+        // shown escaped, never obeyed by a terminal.
         let message = serde_json::from_slice::<Value>(&resp.body)
             .ok()
             .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
@@ -438,6 +440,7 @@ impl Cluster {
                     .take(300)
                     .collect()
             });
+        let message = abshift_core::text::escape(&message).into_owned();
         let context = self.context.clone();
         match resp.status.as_u16() {
             401 => ClusterError::Unauthorized {
@@ -468,7 +471,7 @@ impl Cluster {
             kube::Error::Api(s) if s.code == 403 => ClusterError::Forbidden {
                 context,
                 what: what.to_string(),
-                message: s.message.clone(),
+                message: abshift_core::text::escape(&s.message).into_owned(),
             },
             kube::Error::Api(_) => ClusterError::Api {
                 context,
@@ -581,19 +584,6 @@ fn is_write_refusal(err: &kube::Error) -> bool {
     false
 }
 
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -610,11 +600,11 @@ mod tests {
     #[test]
     fn url_encoding_of_selectors_and_tokens() {
         assert_eq!(
-            urlencode("app in (a,b),tier!=x"),
+            path_segment("app in (a,b),tier!=x"),
             "app%20in%20%28a%2Cb%29%2Ctier%21%3Dx"
         );
         assert_eq!(
-            urlencode("eyJ2IjoibWV0YS5rOHMuaW8vdjEi=="),
+            path_segment("eyJ2IjoibWV0YS5rOHMuaW8vdjEi=="),
             "eyJ2IjoibWV0YS5rOHMuaW8vdjEi%3D%3D"
         );
     }

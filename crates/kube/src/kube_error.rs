@@ -2,7 +2,12 @@
 //! that both the connection code and discovery use, so neither imports the other.
 
 /// The innermost useful message of a kube error chain ("connection refused", …).
+/// Escaped: the server's words are shown, never obeyed by a terminal.
 pub fn describe_kube_error(err: &kube::Error) -> String {
+    abshift_core::text::escape(&describe(err)).into_owned()
+}
+
+fn describe(err: &kube::Error) -> String {
     if let kube::Error::Api(s) = err {
         return format!("{} ({})", s.message, s.code);
     }

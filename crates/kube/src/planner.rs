@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::cluster::{Cluster, ClusterError};
 pub use abshift_core::assemble::TargetCopies;
 use abshift_core::assemble::{Fetched, assemble, kind_selected, reduce};
+use abshift_core::gaps::{self, Gap, Side, Unread, Verdict};
 use abshift_core::model::{ObjectKey, ResourceType, SourceObject};
 use abshift_core::plan::{ClusterInfo, Plan, Selection, Warning};
 use abshift_core::select::{LabelSelector, Scope, SelectorError};
@@ -46,6 +47,10 @@ pub enum PlanError {
     Stack(#[from] StackError),
     #[error(transparent)]
     Selector(#[from] SelectorError),
+    #[error("{}", unavailable_message(.0))]
+    Unavailable(Vec<Gap>),
+    #[error("cannot make a key for the plan's Secret digests: {0}")]
+    Random(String),
     #[error(
         "--from ('{from}') and --to ('{to}') are the same cluster (kube-system uid {fingerprint}); a plan needs two different clusters"
     )]
@@ -54,6 +59,27 @@ pub enum PlanError {
         to: String,
         fingerprint: String,
     },
+}
+
+fn unavailable_message(gaps: &[Gap]) -> String {
+    let mut s = format!(
+        "{} read(s) failed, so a plan would silently miss objects:\n",
+        gaps.len()
+    );
+    for g in gaps {
+        s.push_str(&format!("  - {g}\n"));
+    }
+    let mut names: Vec<String> = gaps.iter().map(Gap::suggested_name).collect();
+    names.dedup();
+    s.push_str(&format!(
+        "Fix the access or the API (RBAC, the APIService's backend) and plan again; or, knowing those objects are left out (for B: counted as absent), re-run with {} (the plan records it and reports show it)",
+        names
+            .iter()
+            .map(|n| format!("--skip-unavailable {n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    s
 }
 
 /// Progress callbacks, so the CLI can show a bar without the planner knowing about terminals.
@@ -101,18 +127,23 @@ pub async fn build_plan_with_targets(
         target.discover()
     )?;
 
-    let mut warnings: Vec<Warning> = Vec::new();
-    for (who, cat) in [("A", &s_cat), ("B", &t_cat)] {
+    let mut gaps: Vec<Gap> = Vec::new();
+    for (side, cluster, cat) in [(Side::A, source, &s_cat), (Side::B, target, &t_cat)] {
         for f in &cat.failures {
-            warnings.push(Warning {
-                object: None,
-                message: format!(
-                    "cluster {who}: API group {} is unavailable ({}); its objects are not in this plan. If it is an aggregated API (e.g. metrics.k8s.io) whose backend is down, this is harmless; otherwise fix the APIService and re-plan",
-                    f.group_version, f.error
-                ),
+            let (group, version) = abshift_core::model::split_api_version(&f.group_version);
+            gaps.push(Gap {
+                cluster: side,
+                context: cluster.context.clone(),
+                unread: Unread::Discovery {
+                    group: group.to_string(),
+                    version: version.to_string(),
+                },
+                error: f.error.clone(),
+                allowed_by: String::new(),
             });
         }
     }
+    let digest_key = new_digest_key()?;
     let choice = versions::choose_versions(&s_cat, &t_cat);
     phase("discovery done");
     let mut selection = req.selection.clone();
@@ -158,20 +189,24 @@ pub async fn build_plan_with_targets(
         .map(Arc::new)
         .collect();
     progress.listing(read.len() + target_read.len());
+    let key_bytes = abshift_core::plan::digest_key_bytes(&digest_key);
     let lists = Lists {
         req,
         selection: &selection,
         scope: &scope,
         progress,
+        digest_key: &key_bytes,
     };
     let (source_listed, target_listed) = tokio::join!(
-        lists.run(source, &read, true),
-        lists.run(target, &target_read, false),
+        lists.run(source, &read, Side::A),
+        lists.run(target, &target_read, Side::B),
     );
-    let (source_objects, _, outside) = source_listed?;
-    let (target_objects, target_failures, _) = target_listed?;
+    let (source_objects, source_gaps, outside) = source_listed?;
+    let (target_objects, target_gaps, _) = target_listed?;
     phase("both clusters listed");
-    warnings.extend(target_failures);
+    gaps.extend(source_gaps);
+    gaps.extend(target_gaps);
+    let (warnings, unavailable) = judge_gaps(gaps, &selection.skip_unavailable)?;
     let fetched = Fetched {
         source: ClusterInfo {
             context: source.context.clone(),
@@ -197,10 +232,49 @@ pub async fn build_plan_with_targets(
         outside,
         target_objects,
         warnings,
+        unavailable,
+        digest_key,
     };
     let assembled = assemble(fetched);
     phase("plan assembled");
     Ok(assembled)
+}
+
+/// Sorts failed reads: a rule's harmless ones become warnings, the ones the
+/// user named are recorded in the plan, and any other stops the plan.
+fn judge_gaps(
+    gaps: Vec<Gap>,
+    skip_unavailable: &[String],
+) -> Result<(Vec<Warning>, Vec<Gap>), PlanError> {
+    let mut warnings = Vec::new();
+    let mut allowed = Vec::new();
+    let mut fatal = Vec::new();
+    for mut g in gaps {
+        match gaps::judge(&g, skip_unavailable) {
+            Verdict::Harmless(reason) => warnings.push(Warning {
+                object: None,
+                message: format!("{g}; harmless: {reason}"),
+            }),
+            Verdict::OptedOut(name) => {
+                g.allowed_by = format!("--skip-unavailable {name}");
+                allowed.push(g);
+            }
+            Verdict::Fatal => fatal.push(g),
+        }
+    }
+    if !fatal.is_empty() {
+        fatal.sort();
+        return Err(PlanError::Unavailable(fatal));
+    }
+    allowed.sort();
+    Ok((warnings, allowed))
+}
+
+/// A random key for this plan's Secret digests (hex).
+fn new_digest_key() -> Result<String, PlanError> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| PlanError::Random(e.to_string()))?;
+    Ok(hex::encode(key))
 }
 
 /// Everything one plan run lists, shared by the source and the target side.
@@ -209,6 +283,8 @@ struct Lists<'a> {
     selection: &'a Selection,
     scope: &'a Scope,
     progress: &'a dyn Progress,
+    /// The key Secret digests are computed under.
+    digest_key: &'a [u8],
 }
 
 /// What a list keeps of one item: the object, or only that it exists.
@@ -230,16 +306,18 @@ impl Lists<'_> {
         Some(nss.into_iter().collect())
     }
 
-    /// Lists every selected resource type of one cluster. For the source a failing
-    /// list is fatal (the plan would silently miss objects); for the target it is a
-    /// warning and the objects count as absent. Source objects outside the
+    /// Lists every selected resource type of one cluster. A list the server
+    /// refuses (403, or another status) is a gap for `judge_gaps` to weigh, on
+    /// either side: a plan over it would miss objects, or count B's as absent.
+    /// An unreachable cluster stops the plan here. Source objects outside the
     /// selection are kept as keys only, so references to them are known to resolve.
     async fn run(
         &self,
         cluster: &Cluster,
         read: &[Arc<ResourceType>],
-        is_source: bool,
-    ) -> Result<(Vec<SourceObject>, Vec<Warning>, HashSet<ObjectKey>), ClusterError> {
+        side: Side,
+    ) -> Result<(Vec<SourceObject>, Vec<Gap>, HashSet<ObjectKey>), ClusterError> {
+        let is_source = side == Side::A;
         let scopes = self.namespace_scopes();
         let mut jobs: Vec<(Arc<ResourceType>, Option<String>)> = Vec::new();
         for rt in read {
@@ -256,17 +334,17 @@ impl Lists<'_> {
                 let r = cluster
                     .list(&rt, ns.as_deref(), None, self.req.page_size, keep)
                     .await;
-                (rt, r)
+                (rt, ns, r)
             })
             .buffer_unordered(self.req.list_concurrency.get())
             .collect()
             .await;
         let mut objects = Vec::new();
         let mut outside = HashSet::new();
-        let mut warnings = Vec::new();
+        let mut gaps = Vec::new();
         let mut results = results;
-        results.sort_by(|a, b| (&a.0.group, &a.0.kind).cmp(&(&b.0.group, &b.0.kind)));
-        for (rt, result) in results {
+        results.sort_by(|a, b| (&a.0.group, &a.0.kind, &a.1).cmp(&(&b.0.group, &b.0.kind, &b.1)));
+        for (rt, namespace, result) in results {
             match result {
                 Ok(items) => {
                     self.progress.listed(&cluster.context, &rt, items.len());
@@ -279,14 +357,23 @@ impl Lists<'_> {
                         }
                     }
                 }
-                Err(e) if is_source => return Err(e),
-                Err(e) => warnings.push(Warning {
-                    object: None,
-                    message: format!("cluster B: {e}; its {} count as absent in B", rt.plural),
+                Err(ClusterError::Forbidden { message: error, .. })
+                | Err(ClusterError::Api { detail: error, .. }) => gaps.push(Gap {
+                    cluster: side,
+                    context: cluster.context.clone(),
+                    unread: Unread::List {
+                        group: rt.group.clone(),
+                        version: rt.version.clone(),
+                        resource: rt.plural.clone(),
+                        namespace,
+                    },
+                    error,
+                    allowed_by: String::new(),
                 }),
+                Err(e) => return Err(e),
             }
         }
-        Ok((objects, warnings, outside))
+        Ok((objects, gaps, outside))
     }
 
     fn keep(&self, rt: &Arc<ResourceType>, item: Value, is_source: bool) -> Option<Kept> {
@@ -297,7 +384,7 @@ impl Lists<'_> {
         let excluded = own_ns.is_some_and(|n| self.scope.exclude_namespaces.contains(n));
         if !is_source {
             // B: everything in the listed scope, for lookups by key.
-            return (!excluded).then(|| Kept::Object(reduce(rt.clone(), item)));
+            return (!excluded).then(|| Kept::Object(reduce(rt.clone(), item, self.digest_key)));
         }
         let wanted = if !rt.namespaced {
             // Cluster-scoped (Namespaces too): the closure decides in a partial plan.
@@ -309,7 +396,7 @@ impl Lists<'_> {
             !excluded
         };
         Some(if wanted {
-            Kept::Object(reduce(rt.clone(), item))
+            Kept::Object(reduce(rt.clone(), item, self.digest_key))
         } else {
             Kept::Exists(ObjectKey::new(rt.group_kind(), ns, name))
         })
@@ -379,6 +466,7 @@ mod tests {
             selection: sel,
             scope: &scope,
             progress: &NoProgress,
+            digest_key: b"k",
         };
         match lists.keep(&Arc::new(rt.clone()), item, is_source) {
             Some(Kept::Object(_)) => "object",

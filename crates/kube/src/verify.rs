@@ -1,7 +1,10 @@
 //! `migrate verify`: proves that B holds what the plan moved. A and B are read
 //! again with the plan's own selection; every planned object must exist in B
 //! with A's current normalised manifest contained in it (fields B's API server
-//! defaulted are not differences). Secrets are compared by digest, never by value.
+//! defaulted are not differences) and, for objects abshift wrote, no field A
+//! has dropped since. Objects new in A or gone from it within the plan's scope
+//! fail it too, apart: the plan no longer describes A. Secrets are compared by
+//! keyed digest, never by value.
 
 use serde::Serialize;
 
@@ -43,9 +46,31 @@ pub struct VerifyReport {
     pub gone_from_source: Vec<ObjectRef>,
 }
 
+/// The verdict, which the CLI turns into its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// B holds exactly the plan's scope as A has it now.
+    Verified,
+    /// Objects of the plan are missing in B or differ from A.
+    Differs,
+    /// B matches the plan, but A's scope changed since (objects new in A or
+    /// gone from it): re-plan to move what changed.
+    ScopeChanged,
+}
+
 impl VerifyReport {
+    pub fn verdict(&self) -> Verdict {
+        if !self.missing.is_empty() || !self.mismatched.is_empty() {
+            Verdict::Differs
+        } else if !self.new_in_source.is_empty() || !self.gone_from_source.is_empty() {
+            Verdict::ScopeChanged
+        } else {
+            Verdict::Verified
+        }
+    }
+
     pub fn ok(&self) -> bool {
-        self.missing.is_empty() && self.mismatched.is_empty()
+        self.verdict() == Verdict::Verified
     }
 }
 
@@ -92,27 +117,37 @@ pub fn compare(plan: &Plan, fresh: &Plan, copies: &TargetCopies) -> VerifyReport
                 Action::Unchanged => report.matched += 1,
                 Action::Create => report.missing.push(r),
                 Action::Update | Action::Conflict => {
-                    let (problem, diff) = match copies.get(&r.key()) {
-                        Some((b, b_digest))
-                            if cur.secret_digest.is_some()
-                                && cur.secret_digest != *b_digest
-                                && abshift_core::diff::contains(&cur.manifest, b) =>
-                        {
-                            (
-                                "the Secret's value in B differs from A's (compared by digest)"
-                                    .to_string(),
-                                String::new(),
-                            )
+                    let mut problems = Vec::new();
+                    let mut diff = String::new();
+                    if let Some(b) = copies.get(&r.key()) {
+                        let content_differs =
+                            !abshift_core::diff::contains(&cur.manifest, &b.object);
+                        if content_differs {
+                            problems.push("B's copy differs from A".to_string());
+                            diff = field_diff(&cur.manifest, &b.object);
                         }
-                        Some((b, _)) => (
-                            "B's copy differs from A".to_string(),
-                            field_diff(&cur.manifest, b),
-                        ),
-                        None => ("B's copy differs from A".to_string(), String::new()),
-                    };
+                        if cur.secret_matches == Some(false) {
+                            problems.push(
+                                "the Secret's value in B differs from A's (compared by keyed digest)"
+                                    .to_string(),
+                            );
+                        }
+                    }
+                    if !cur.removes.is_empty() {
+                        problems.push(format!(
+                            "B keeps fields A no longer sets: {}",
+                            cur.removes.join(", ")
+                        ));
+                    }
+                    if problems.is_empty() {
+                        problems.push(
+                            "A's set of fields is not the one abshift wrote to B (a field was dropped in A); apply a new plan"
+                                .to_string(),
+                        );
+                    }
                     report.mismatched.push(Mismatch {
                         object: r,
-                        problem,
+                        problem: problems.join("; "),
                         diff,
                     });
                 }

@@ -158,10 +158,11 @@ impl Checkpoint {
             f.write_all(b"\n").map_err(io("write"))?;
             f.sync_all().map_err(io("sync"))?;
             std::fs::rename(&tmp, path).map_err(io("replace"))?;
-            // The rename is durable only once the directory is.
-            if let Ok(d) = std::fs::File::open(&dir) {
-                let _ = d.sync_all();
-            }
+            // The rename is durable only once the directory is: a checkpoint
+            // that may vanish on a power cut is not reported as saved.
+            std::fs::File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io("sync the directory of"))?;
             Ok(())
         })();
         if result.is_err() {

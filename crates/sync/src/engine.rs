@@ -141,10 +141,11 @@ impl<S: KvStore> Engine<S> {
     }
 
     fn save_checkpoint(&mut self, index: u64) -> Result<(), SyncError> {
-        if let Some(path) = &self.opts.checkpoint_path {
-            if !self.opts.dry_run && index > 0 {
-                self.opts.checkpoint.save(path, index)?;
-            }
+        if let Some(path) = &self.opts.checkpoint_path
+            && !self.opts.dry_run
+            && index > 0
+        {
+            self.opts.checkpoint.save(path, index)?;
         }
         Ok(())
     }

@@ -68,17 +68,17 @@ pub(super) fn v1beta1_to_v1(manifest: &mut Value) -> Vec<Finding> {
         let client = conversion.remove("webhookClientConfig");
         let review = conversion.remove("conversionReviewVersions");
         let webhook = conversion.get("strategy").and_then(Value::as_str) == Some("Webhook");
-        if webhook || client.is_some() {
-            if let Some(w) = child_map(conversion, "webhook") {
-                if let Some(c) = client {
-                    set_default(w, "clientConfig", c);
-                }
-                set_default(
-                    w,
-                    "conversionReviewVersions",
-                    review.unwrap_or_else(|| json!(["v1beta1"])),
-                );
+        if (webhook || client.is_some())
+            && let Some(w) = child_map(conversion, "webhook")
+        {
+            if let Some(c) = client {
+                set_default(w, "clientConfig", c);
             }
+            set_default(
+                w,
+                "conversionReviewVersions",
+                review.unwrap_or_else(|| json!(["v1beta1"])),
+            );
         }
     }
     findings

@@ -37,10 +37,12 @@ fn load(yaml: &str) -> Vec<PlannedObject> {
                 depends_on: vec![],
                 manifest: m,
                 secret_digest: None,
+                secret_matches: None,
                 pulled_in_by: vec![],
                 diff: None,
                 read_as: None,
                 conversions: vec![],
+                removes: vec![],
             }
         })
         .collect()

@@ -502,11 +502,11 @@ fn row(o: &mut String, obj: &ReportObject, dry: bool, with_manifest: bool) {
             esc(&text)
         );
     }
-    if let Some(dg) = &obj.secret_digest {
+    if let Some(value) = obj.secret_value {
         let _ = write!(
             more,
-            "<span class=\"muted mono\" title=\"digest of the Secret's type and data\">{}</span>",
-            esc(dg)
+            "<span class=\"muted\" title=\"compared by a keyed digest; values never enter the plan\">value {}</span>",
+            esc(value)
         );
     }
     o.push_str("</tr>\n");
@@ -598,6 +598,22 @@ fn warnings(o: &mut String, r: &Report) {
         "<section id=\"warnings\"><details open><summary>Warnings ({})</summary>",
         r.warnings.len()
     );
+    if !r.unavailable.is_empty() {
+        let _ = write!(
+            o,
+            "<p><strong>Left out: failed reads the plan went on without ({})</strong></p><ul>",
+            r.unavailable.len()
+        );
+        for g in &r.unavailable {
+            let _ = write!(
+                o,
+                "<li>{} <span class=\"muted\">(allowed by {})</span></li>",
+                esc(&g.to_string()),
+                esc(&g.allowed_by)
+            );
+        }
+        o.push_str("</ul>");
+    }
     if r.warnings.is_empty() {
         o.push_str("<p class=\"muted\">No warnings.</p>");
     } else {

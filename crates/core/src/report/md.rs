@@ -8,10 +8,11 @@ use std::fmt::Write;
 use super::model::{Report, ReportObject, selection_lines, short_ref};
 
 /// Escapes text for a Markdown table cell or paragraph: HTML is neutralised,
-/// Markdown punctuation is backslash-escaped, line breaks become spaces.
+/// Markdown punctuation is backslash-escaped, line breaks become spaces,
+/// control characters visible escapes (`crate::text`).
 fn e(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in crate::text::escape_lines(s).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -166,8 +167,8 @@ pub(crate) fn render(r: &Report) -> String {
         }
         out.push('\n');
         for o in w.objects.iter().filter(|o| o.diff.is_some()) {
-            let diff = o.diff.as_deref().unwrap_or("");
-            let f = fence(diff);
+            let diff = crate::text::escape_lines(o.diff.as_deref().unwrap_or(""));
+            let f = fence(&diff);
             let _ = writeln!(
                 out,
                 "**{}** {}: B differs from A\n\n{f}diff\n{}{}{f}\n",
@@ -219,6 +220,22 @@ pub(crate) fn render(r: &Report) -> String {
         out.push('\n');
     }
 
+    if !r.unavailable.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Left out: failed reads the plan went on without ({})\n",
+            r.unavailable.len()
+        );
+        for g in &r.unavailable {
+            let _ = writeln!(
+                out,
+                "- {} (allowed by `{}`)",
+                e(&g.to_string()),
+                e(&g.allowed_by)
+            );
+        }
+        out.push('\n');
+    }
     let _ = writeln!(out, "## Warnings ({})\n", r.warnings.len());
     if r.warnings.is_empty() {
         out.push_str("No warnings.\n");

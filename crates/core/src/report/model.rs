@@ -33,6 +33,10 @@ pub(crate) struct Report {
     /// Objects written to B at another version, or repaired for B's version,
     /// grouped by what was done to them.
     pub conversions: Vec<ConversionGroup>,
+    /// Reads that failed and that `--skip-unavailable` let the plan go on
+    /// without: what the plan knowingly leaves out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<crate::gaps::Gap>,
     pub warnings: Vec<Warning>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<DryRun>,
@@ -73,8 +77,10 @@ pub(crate) struct ReportObject {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
     pub manifest: Value,
+    /// For Secrets: whether B's value matches A's, never a digest of it
+    /// ("matches B", "differs from B", "not in B").
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret_digest: Option<String>,
+    pub secret_value: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<DryRunOutcome>,
 }
@@ -151,7 +157,13 @@ impl Report {
                 pulled_in_by: o.pulled_in_by.clone(),
                 read_as: o.read_as.clone(),
                 conversions: o.conversions.clone(),
-                secret_digest: o.secret_digest.clone(),
+                secret_value: o.secret_digest.as_ref().map(|_| {
+                    match (o.action, o.secret_matches) {
+                        (Action::Create, _) | (_, None) => "not in B",
+                        (_, Some(true)) => "matches B",
+                        (_, Some(false)) => "differs from B",
+                    }
+                }),
                 dry_run: outcome,
             });
         }
@@ -193,6 +205,7 @@ impl Report {
                 })
                 .collect(),
             conversions: conversion_groups(plan),
+            unavailable: plan.unavailable.clone(),
             warnings: plan.warnings.clone(),
             dry_run: dry_run.map(|s| DryRun {
                 target: s.target.clone(),
@@ -216,10 +229,11 @@ impl Report {
     }
 }
 
-/// Escapes text for HTML and XML, attribute values included.
+/// Escapes text for HTML and XML, attribute values included; control
+/// characters become visible escapes (`crate::text`).
 pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in crate::text::escape_lines(s).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),

@@ -175,10 +175,10 @@ fn blank_value(body: &str) -> String {
     } else {
         ""
     };
-    if let Some(rest) = body.strip_prefix('"') {
-        if let Some(end) = rest.find("\":") {
-            return format!("\"{}\": \"{REDACTED}\"{comma}", &rest[..end]);
-        }
+    if let Some(rest) = body.strip_prefix('"')
+        && let Some(end) = rest.find("\":")
+    {
+        return format!("\"{}\": \"{REDACTED}\"{comma}", &rest[..end]);
     }
     if let Some(k) = key_of(body) {
         return format!("{k}: {REDACTED}");

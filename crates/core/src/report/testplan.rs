@@ -38,10 +38,12 @@ pub(crate) fn object(
         depends_on: deps,
         manifest: json!({"apiVersion": o.api_version, "kind": o.kind, "metadata": {"name": o.name}}),
         secret_digest: None,
+        secret_matches: None,
         pulled_in_by: vec![],
         diff: None,
         read_as: None,
         conversions: vec![],
+        removes: vec![],
     }
 }
 
@@ -72,6 +74,8 @@ pub(crate) fn empty_plan() -> Plan {
         skipped: vec![],
         warnings: vec![],
         findings: vec![],
+        unavailable: vec![],
+        digest_key: "5ec7e7ca11ab1e00".into(),
         checksum: String::new(),
     }
 }
@@ -99,7 +103,8 @@ pub(crate) fn sample() -> Plan {
     // Wrong on purpose: a plan must never hold these, the report must not show them.
     sec_obj.manifest["data"] = json!({"password": SECRET_VALUES[0]});
     sec_obj.manifest["stringData"] = json!({"token": SECRET_VALUES[1]});
-    sec_obj.secret_digest = Some("sha256:abc".into());
+    sec_obj.secret_digest = Some("hmac-sha256:abcdef0123".into());
+    sec_obj.secret_matches = Some(false);
     sec_obj.diff = Some(format!(
         "--- A (source)\n+++ B (target)\n@@ -1,6 +1,6 @@\n {{\n   \"data\": {{\n-    \"password\": \"{}\"\n+    \"password\": \"{}\"\n   }},\n   \"type\": \"Opaque\"\n@@ -9,2 +9,2 @@\n-    \"token\": \"{}\"\n+    \"token\": \"x\"\n",
         SECRET_VALUES[0], SECRET_VALUES[2], SECRET_VALUES[1]

@@ -248,3 +248,67 @@ fn conversions_are_listed_with_the_versions_read_and_written() {
     let json: serde_json::Value = serde_json::from_str(&render(&plan, None, Format::Json)).unwrap();
     assert_eq!(json["conversions"][0]["rules"][1], "rule-two");
 }
+
+#[test]
+fn secrets_show_whether_they_match_never_a_digest() {
+    let plan = sample();
+    let digest = plan
+        .objects
+        .iter()
+        .find_map(|o| o.secret_digest.clone())
+        .expect("the sample has a Secret");
+    let hex = digest.trim_start_matches("hmac-sha256:");
+    for &f in ALL {
+        let text = render(&plan, None, f);
+        assert!(!text.contains(hex), "{f:?} shows a Secret digest");
+        assert!(
+            !text.contains(&plan.digest_key),
+            "{f:?} shows the digest key"
+        );
+    }
+    assert!(render(&plan, None, Format::Html).contains("value differs from B"));
+    assert!(render(&plan, None, Format::Json).contains("\"secretValue\": \"differs from B\""));
+}
+
+#[test]
+fn gaps_the_plan_went_on_without_are_shown() {
+    let mut plan = sample();
+    plan.unavailable.push(crate::gaps::Gap {
+        cluster: crate::gaps::Side::B,
+        context: "paas-b".into(),
+        unread: crate::gaps::Unread::List {
+            group: String::new(),
+            version: "v1".into(),
+            resource: "configmaps".into(),
+            namespace: None,
+        },
+        error: "forbidden".into(),
+        allowed_by: "--skip-unavailable configmaps".into(),
+    });
+    for f in [Format::Markdown, Format::Html] {
+        let text = render(&plan, None, f);
+        assert!(
+            text.contains("Left out") && text.contains("skip-unavailable configmaps"),
+            "{f:?}"
+        );
+    }
+}
+
+#[test]
+fn control_characters_in_names_and_messages_are_shown_not_obeyed() {
+    let mut plan = sample();
+    plan.objects[0].name = "evil\u{1b}[2J\u{202e}name".into();
+    plan.warnings.push(crate::plan::Warning {
+        object: None,
+        message: "webhook said \u{1b}]0;pwned\u{7}".into(),
+    });
+    for f in [Format::Markdown, Format::Html, Format::Dot, Format::Svg] {
+        let text = render(&plan, None, f);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}') && !text.contains('\u{7}'),
+            "{f:?} passes control characters through"
+        );
+    }
+    let md = render(&plan, None, Format::Markdown);
+    assert!(md.contains("u{1b}"), "escaped, not dropped");
+}

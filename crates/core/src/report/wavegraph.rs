@@ -132,10 +132,10 @@ pub(crate) fn build(report: &Report) -> WaveGraph {
         };
         for d in &o.depends_on {
             // Dependencies outside the plan (already in B, or skipped) have no box.
-            if let Some(&from) = node_of.get(&object_key(d)) {
-                if from != to {
-                    *edges.entry((from, to)).or_default() += 1;
-                }
+            if let Some(&from) = node_of.get(&object_key(d))
+                && from != to
+            {
+                *edges.entry((from, to)).or_default() += 1;
             }
         }
     }

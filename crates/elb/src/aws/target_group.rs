@@ -18,13 +18,13 @@ impl Aws {
     ) -> Result<LbRef, ElbError> {
         let arn = tg.target_group_arn().unwrap_or_default().to_string();
         let name = tg.target_group_name().unwrap_or(&arn).to_string();
-        if let Some(t) = tg.target_type() {
-            if t.as_str() != "instance" {
-                return Err(ElbError::UnsupportedTargetType {
-                    name,
-                    target_type: t.as_str().to_string(),
-                });
-            }
+        if let Some(t) = tg.target_type()
+            && t.as_str() != "instance"
+        {
+            return Err(ElbError::UnsupportedTargetType {
+                name,
+                target_type: t.as_str().to_string(),
+            });
         }
         let drain_delay = match self
             .elbv2
