@@ -3,7 +3,8 @@
 # (built once), A at an old Kubernetes (1.20.2) holding the sample estate and
 # the old-API estate, B at a current one (1.34.4): the upgrade abshift exists
 # for (ABSHIFT_A_VERSION / ABSHIFT_B_VERSION pick others); plan → report → apply → verify →
-# sync (local etcd) → pre-live switch → smoke check → live switch → rollback →
+# sync (local etcd) → pre-live switch behind a smoke gate → a failing gate →
+# live switch → hand-over of CronJobs and singletons → rollback →
 # switch again (load balancers in moto). Exits non-zero if any step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,8 +44,8 @@ echo "(why and what to do for each, waves, objects, skipped: plans/demo-report.m
 
 step "Server-side dry run against paas-b, outcome per object added to a report (runbook step 3)"
 "$ABSHIFT" migrate apply plans/demo-plan.json --dry-run --yes --report plans/demo-dry-run.html
-step "Apply the plan to paas-b"
-"$ABSHIFT" migrate apply plans/demo-plan.json --yes
+step "Apply the plan to paas-b, CronJobs and singletons stopped until the live switch (runbook step 3b)"
+"$ABSHIFT" migrate apply plans/demo-plan.json --yes --suspend-cronjobs --suspend-singletons
 step "Verify: B holds every planned object (runbook step 4)"
 "$ABSHIFT" migrate verify plans/demo-plan.json
 step "Apply the same plan again: the journal says everything is done, zero writes"
@@ -95,21 +96,36 @@ TF=$ABSHIFT_TESTENV/shell-outputs.json
 python3 scripts/moto-elb-fixture.py --endpoint "$AWS_ENDPOINT_URL" --tf-output "$TF"
 "$ABSHIFT" elb status --tf-output "$TF"
 
-step "Switch pre-live to B (runbook step 6): dry run, then for real"
-"$ABSHIFT" elb switch --lb pre-live --tf-output "$TF" --to b --dry-run
-"$ABSHIFT" elb switch --lb pre-live --tf-output "$TF" --to b --poll-interval 1s
-step "Smoke check through pre-live (runbook step 7; locally: B's instances are its only, healthy members)"
+# The smoke check the gates run: B's members registered beside A's and all
+# healthy (locally the stand-in for an HTTP check of the application through
+# the load balancer, whose DNS name the check gets as $ABSHIFT_LB_DNS).
+SMOKE='abshift elb status --lb "$ABSHIFT_LB_ROLE" --tf-output '"$TF"' -o json | jq -e ".load_balancers[0] | (.serving | index(\"b\")) != null and .healthy == (.members | length)" >/dev/null && echo "smoke: $ABSHIFT_LB_NAME serves $ABSHIFT_TO_CLUSTER, every member healthy"'
+export PATH="$(dirname "$ABSHIFT"):$PATH"
+step "Switch pre-live to B behind the smoke gate (runbook steps 6-7): dry run, then for real"
+"$ABSHIFT" elb switch --lb pre-live --tf-output "$TF" --to b --dry-run --smoke-cmd "$SMOKE"
+"$ABSHIFT" elb switch --lb pre-live --tf-output "$TF" --to b --poll-interval 1s --smoke-cmd "$SMOKE"
 "$ABSHIFT" elb status --lb pre-live --tf-output "$TF"
-"$ABSHIFT" elb status --lb pre-live --tf-output "$TF" -o json \
-  | jq -e '.load_balancers[0] | .serving == ["b"] and .healthy == (.members | length)' >/dev/null
-echo "smoke check passed: pre-live serves only B, every member healthy"
 step "A write in A while traffic moves: sync carries it to B"
 ectl put app/feature/beta off; ectl del app/feature/dark-mode
 converged
 "$ABSHIFT" sync verify etcd --from "$EA" --to "$EB" --prefix app
-step "Switch live to B (runbook step 8)"
-"$ABSHIFT" elb switch --lb live --tf-output "$TF" --to b --from a --poll-interval 1s
+step "A failing smoke check on live: A never leaves, B is rolled back, the command fails"
+if "$ABSHIFT" elb switch --lb live --tf-output "$TF" --to b --from a --poll-interval 1s \
+    --smoke-cmd 'echo "GET /checkout through $ABSHIFT_LB_DNS: 500"; exit 7'; then
+  echo "the failing smoke check did not stop the switch" >&2; exit 1
+fi
+"$ABSHIFT" elb status --lb live --tf-output "$TF"
+# (--wait-burn-down is left out here: with no traffic, CloudWatch's ELB metrics
+# publish nothing, so a minute counts as idle only 3 minutes after it ended.)
+step "Switch live to B behind the smoke gate (runbook step 8)"
+"$ABSHIFT" elb switch --lb live --tf-output "$TF" --to b --from a --poll-interval 1s \
+  --smoke-cmd "$SMOKE"
 "$ABSHIFT" elb status --tf-output "$TF"
+step "Hand the CronJobs and singletons over: stop them in A, start them in B (runbook step 8)"
+"$ABSHIFT" cutover suspend --context paas-a --plan plans/demo-plan.json --dry-run
+"$ABSHIFT" cutover suspend --context paas-a --plan plans/demo-plan.json
+"$ABSHIFT" cutover resume --context paas-b
+"$ABSHIFT" migrate verify plans/demo-plan.json
 step "Roll live back to A, then switch it to B again (the rollback path)"
 "$ABSHIFT" elb rollback --lb live --tf-output "$TF" --poll-interval 1s
 "$ABSHIFT" elb switch --lb live --tf-output "$TF" --to b --from a --poll-interval 1s
@@ -120,4 +136,4 @@ step "Stop sync after a last verify (runbook step 10)"
 "$ABSHIFT" sync verify etcd --from "$EA" --to "$EB" --prefix app
 kill -TERM "$SYNC_PID"; wait "$SYNC_PID"; SYNC_PID=
 
-step "Demo complete: plan, report, apply, verify, sync, pre-live, smoke check, live, rollback, live again"
+step "Demo complete: plan, report, apply, verify, sync, pre-live behind a smoke gate, a failed smoke gate, live, hand-over, rollback, live again"

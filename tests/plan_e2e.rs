@@ -1,5 +1,6 @@
 //! `migrate plan` against two real control planes: the sample estate in A,
-//! B empty then seeded, a read-only token, an unavailable aggregated API.
+//! B empty then seeded, a read-only token, exec credential plugins (as EKS
+//! kubeconfigs use) with an AWS profile per side, an unavailable aggregated API.
 
 mod support;
 
@@ -240,6 +241,134 @@ fn read_only_token_is_enough_to_plan() {
         &["create", "namespace", "should-not-exist"],
     );
     assert!(!out.status.success());
+}
+
+/// A kubeconfig whose users `exec-a`/`exec-b` get their token from a plugin
+/// script, as `aws eks get-token` does; the plugin logs the cluster it was
+/// asked for and the AWS_PROFILE it saw.
+fn exec_plugin_kubeconfig(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
+    let plugin = env.dir.join("token-plugin.sh");
+    let log = env.dir.join("token-plugin.log");
+    let _ = std::fs::remove_file(&log);
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\n# A stand-in for `aws eks get-token`: an ExecCredential with the cluster's token.\necho \"$1 ${{AWS_PROFILE:-none}}\" >> \"$ABSHIFT_PLUGIN_LOG\"\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"%s\"}}}}' \"$(cat {}/$1/admin.token)\"\n",
+            env.dir.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Written directly: `kubectl config set-credentials` would store the
+    // plugin's path relative to the kubeconfig, which exec then looks up in PATH.
+    let kubeconfig = env.dir.join("exec.kubeconfig");
+    let mut doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(&env.kubeconfig).unwrap()).unwrap();
+    for cluster in ["paas-a", "paas-b"] {
+        let user = format!("exec-{}", &cluster[5..]);
+        let entry: serde_yaml_ng::Value = serde_yaml_ng::from_str(&format!(
+            "name: {user}\nuser:\n  exec:\n    apiVersion: client.authentication.k8s.io/v1beta1\n    command: {}\n    args: [{cluster}]\n    env: [{{name: ABSHIFT_PLUGIN_LOG, value: {}}}]\n",
+            plugin.display(),
+            log.display()
+        ))
+        .unwrap();
+        doc["users"].as_sequence_mut().unwrap().push(entry);
+        let context: serde_yaml_ng::Value = serde_yaml_ng::from_str(&format!(
+            "name: {cluster}-exec\ncontext: {{cluster: {cluster}, user: {user}}}\n"
+        ))
+        .unwrap();
+        doc["contexts"].as_sequence_mut().unwrap().push(context);
+    }
+    std::fs::write(&kubeconfig, serde_yaml_ng::to_string(&doc).unwrap()).unwrap();
+    (kubeconfig, log)
+}
+
+#[test]
+fn exec_credential_plugins_get_an_aws_profile_per_side() {
+    let _serial = serial();
+    let Some(env) = seeded_env() else { return };
+    let (kubeconfig, log) = exec_plugin_kubeconfig(env);
+    let run = |args: &[&str]| {
+        std::process::Command::new(support::abshift_bin())
+            .args(args)
+            .env("KUBECONFIG", &kubeconfig)
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap()
+    };
+    let plan = env.dir.join("exec-plan.json");
+    let out = run(&[
+        "migrate",
+        "plan",
+        "--from",
+        "paas-a-exec",
+        "--to",
+        "paas-b-exec",
+        "--from-aws-profile",
+        "account-a",
+        "--to-aws-profile",
+        "account-b",
+        "-n",
+        "shop-api",
+        "-o",
+        plan.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = std::fs::read_to_string(&log).unwrap();
+    assert!(seen.lines().any(|l| l == "paas-a account-a"), "{seen}");
+    assert!(seen.lines().any(|l| l == "paas-b account-b"), "{seen}");
+    assert!(
+        seen.lines()
+            .all(|l| l == "paas-a account-a" || l == "paas-b account-b"),
+        "each side's plugin sees its own profile only: {seen}"
+    );
+    // Without the flags the plugins run with the caller's environment.
+    let out = run(&[
+        "migrate",
+        "plan",
+        "--from",
+        "paas-a-exec",
+        "--to",
+        "paas-b-exec",
+        "-n",
+        "shop-api",
+        "-o",
+        plan.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("paas-a none")
+    );
+    // A profile for a user that runs no plugin is refused, not ignored.
+    let out = run(&[
+        "migrate",
+        "plan",
+        "--from",
+        "paas-a",
+        "--to",
+        "paas-b-exec",
+        "--from-aws-profile",
+        "account-a",
+        "-o",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("runs no exec credential plugin"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -35,7 +35,7 @@ pub struct ClusterArgs {
     /// Context of the source cluster A (default: the current context).
     #[arg(long, value_name = "CONTEXT")]
     pub from: Option<String>,
-    /// Context of the target cluster B.
+    /// Context of the target cluster B (required).
     #[arg(long, value_name = "CONTEXT")]
     pub to: Option<String>,
     /// Kubeconfig holding the source context, when A and B live in different files.
@@ -44,6 +44,13 @@ pub struct ClusterArgs {
     /// Kubeconfig holding the target context, when A and B live in different files.
     #[arg(long, value_name = "PATH")]
     pub to_kubeconfig: Option<PathBuf>,
+    /// AWS profile for A's exec credential plugin (EKS: `aws eks get-token`),
+    /// when A sits in another AWS account than B.
+    #[arg(long, value_name = "PROFILE")]
+    pub from_aws_profile: Option<String>,
+    /// AWS profile for B's exec credential plugin.
+    #[arg(long, value_name = "PROFILE")]
+    pub to_aws_profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +134,14 @@ pub struct ApplyArgs {
     /// Apply Secrets whose value changed in A since the plan was made.
     #[arg(long)]
     pub allow_drift: bool,
+    /// Create (or update) CronJobs suspended in B, recording A's value on each
+    /// (annotation abshift.io/handover) for `abshift cutover resume`.
+    #[arg(long)]
+    pub suspend_cronjobs: bool,
+    /// Create the plan's `singleton-runs-twice` Deployments with 0 replicas,
+    /// recording A's count for `abshift cutover resume`.
+    #[arg(long)]
+    pub suspend_singletons: bool,
     /// With --dry-run: write the plan's report with B's dry-run outcome per object
     /// (format from the extension: .md, .html, .json).
     #[arg(long, value_name = "FILE")]
@@ -134,7 +149,7 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub yes: bool,
-    /// Summary format.
+    /// Summary format: text (a table on stderr) or json/yaml (on stdout).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }
@@ -152,6 +167,7 @@ pub struct VerifyArgs {
     pub plan: PathBuf,
     #[command(flatten)]
     pub clusters: ClusterArgs,
+    /// Report format on stdout: text (what differs, then a verdict line), json or yaml.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     #[command(flatten)]

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::commands;
 
 pub mod args;
+pub mod cutover;
 pub mod elb;
 pub mod named;
 pub mod sync;
@@ -43,11 +44,33 @@ pub enum Command {
     /// Inspect and switch the live and pre-live load balancers between clusters.
     #[command(subcommand)]
     Elb(Box<elb::ElbCommand>),
+    /// Hand over work that must run in one cluster only (CronJobs, singletons):
+    /// suspend it on one side, resume it on the other.
+    #[command(subcommand)]
+    Cutover(cutover::CutoverCommand),
     /// Replicate a key-value store (Consul KV, etcd) from A to B.
     #[command(subcommand)]
     Sync(sync::SyncCommand),
     /// Print the rule tables the planner applies (normalisation, skipping, ordering, preflight, partial plans).
     Rules(RulesArgs),
+    /// Print a shell completion script (bash, zsh, fish) on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Write a manual page per command (abshift.1, abshift-migrate-plan.1, …) into DIR.
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
+}
+
+/// Shells `abshift completions` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,8 +78,17 @@ pub enum MigrateCommand {
     /// Read every object of A, compare with B, and write a reviewable plan. Never writes to either cluster.
     Plan(PlanArgs),
     /// Recreate the planned objects in B, wave by wave.
+    #[command(
+        mut_arg("from", |a| a.help("Context of the source cluster A (default: the plan's source context)")),
+        mut_arg("to", |a| a.help("Context of the target cluster B (default: the plan's target context)"))
+    )]
     Apply(ApplyArgs),
-    /// Prove that B holds what the plan says A holds.
+    /// Prove that B holds the plan's scope as A has it now. Exit 0: verified;
+    /// 1: B differs; 3: A changed since the plan (objects new in A or gone).
+    #[command(
+        mut_arg("from", |a| a.help("Context of the source cluster A (default: the plan's source context)")),
+        mut_arg("to", |a| a.help("Context of the target cluster B (default: the plan's target context)"))
+    )]
     Verify(VerifyArgs),
 }
 
@@ -71,7 +103,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => commands::report::run(args),
         Command::Elb(cmd) => elb::run(*cmd).await,
         Command::Sync(cmd) => sync::run(cmd).await,
+        Command::Cutover(cmd) => commands::cutover::run(cmd).await,
         Command::Rules(args) => commands::rules::run(args),
+        Command::Completions { shell } => commands::completions::completions(shell),
+        Command::Man { dir } => commands::completions::man(&dir),
     }
 }
 

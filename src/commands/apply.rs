@@ -43,6 +43,8 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         concurrency: args.concurrency,
         on_conflict: args.on_conflict,
         allow_drift: args.allow_drift,
+        suspend_cronjobs: args.suspend_cronjobs,
+        suspend_singletons: args.suspend_singletons,
     };
     let progress = WaveBars::new(plan.summary.waves);
     let summary = abshift_kube::apply::apply(&plan, &args.plan, &source, &target, &opts, &progress)

@@ -21,14 +21,21 @@ pub async fn connect_pair(
     if c.from.as_deref() == Some(to) && from_kc == to_kc {
         return Err(UsageError(format!("--from and --to both name context '{to}'; the source and target must be different clusters")).into());
     }
-    let source = Cluster::connect(from_kc, c.from.as_deref(), Access::ReadOnly).await?;
+    let source = Cluster::connect_with(
+        from_kc,
+        c.from.as_deref(),
+        Access::ReadOnly,
+        c.from_aws_profile.as_deref(),
+    )
+    .await?;
     if source.context == to && from_kc == to_kc {
         return Err(UsageError(format!(
             "--to '{to}' is the current context, which is also the source; pass --from explicitly"
         ))
         .into());
     }
-    let target = Cluster::connect(to_kc, Some(to), target_access).await?;
+    let target =
+        Cluster::connect_with(to_kc, Some(to), target_access, c.to_aws_profile.as_deref()).await?;
     Ok((source, target))
 }
 
@@ -49,7 +56,14 @@ pub async fn connect_for_plan(
     if from == to && from_kc == to_kc {
         return Err(UsageError(format!("source and target both name context '{to}'; the source and target must be different clusters")).into());
     }
-    let source = Cluster::connect(from_kc, Some(&from), Access::ReadOnly).await?;
-    let target = Cluster::connect(to_kc, Some(&to), target_access).await?;
+    let source = Cluster::connect_with(
+        from_kc,
+        Some(&from),
+        Access::ReadOnly,
+        c.from_aws_profile.as_deref(),
+    )
+    .await?;
+    let target =
+        Cluster::connect_with(to_kc, Some(&to), target_access, c.to_aws_profile.as_deref()).await?;
     Ok((source, target))
 }

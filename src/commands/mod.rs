@@ -3,7 +3,9 @@
 //! opens the clusters for the migrate commands.
 
 pub mod apply;
+pub mod completions;
 mod connect;
+pub mod cutover;
 pub mod plan;
 pub mod report;
 pub mod rules;

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::diff::{MIGRATED_FROM_LABEL, PLAN_ANNOTATION};
+use crate::handover::HANDOVER_ANNOTATION;
 use crate::model::GroupKind;
 
 /// Field manager abshift's writes are recorded under in B.
@@ -78,10 +79,11 @@ fn union(into: &mut Value, from: &Value) {
 fn excluded(gk: &GroupKind, path: &[&str]) -> bool {
     match path {
         ["metadata", "labels", MIGRATED_FROM_LABEL] => true,
+        // abshift's bookkeeping, and the record of a hand-over (compared as resumed).
         [
             "metadata",
             "annotations",
-            PLAN_ANNOTATION | FIELDS_ANNOTATION,
+            PLAN_ANNOTATION | FIELDS_ANNOTATION | HANDOVER_ANNOTATION,
         ] => true,
         // UIDs are B's, filled in at apply; A's references are compared whole.
         ["metadata", "ownerReferences", ..] => true,

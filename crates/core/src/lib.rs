@@ -9,6 +9,7 @@ pub mod diff;
 pub mod fields;
 pub mod gaps;
 pub mod graph;
+pub mod handover;
 pub mod model;
 pub mod normalize;
 pub mod outcome;

@@ -265,6 +265,9 @@ pub const FIELD_RULES: &[FieldRule] = &[
 
 /// Removes generated fields from `object` in place, by the table above.
 pub fn normalize(gk: &GroupKind, object: &mut Value) {
+    // A CronJob or workload handed over (`abshift cutover`) is compared as it
+    // will be once resumed, on either side.
+    crate::handover::as_resumed(object);
     for rule in FIELD_RULES.iter().filter(|r| r.applies.matches(gk)) {
         apply(rule.strip, gk, object);
     }

@@ -76,6 +76,21 @@ pub enum ElbError {
     DrainTimeout { ids: Vec<String>, waited: Duration },
     #[error("interrupted (Ctrl-C or SIGTERM)")]
     Cancelled,
+    /// A smoke check did not pass while the new members served beside the
+    /// old ones: the switch rolls back, none of the old members having left.
+    #[error("{0}")]
+    SmokeFailed(Box<SmokeFailure>),
+    /// The switch is complete and recorded, but the old members could not be
+    /// shown to be idle: they must not be scaled down yet.
+    #[error(
+        "switch of `{lb}` completed, but {ids} ({from}) cannot be called idle: {why}; do not scale {from} down yet: check `abshift elb status` and the load balancer's metrics, and wait for the draining delay to pass"
+    )]
+    BurnDownIncomplete {
+        lb: String,
+        from: String,
+        ids: String,
+        why: String,
+    },
     #[error(
         "`{lb}` is locked by {owner} ({operation}) since {since}, {age_secs}s ago; {}",
         if *stale { "the lock is stale: pass --break-lock to take it over".to_string() }
@@ -121,6 +136,19 @@ pub enum ElbError {
     CorruptState { key: String, message: String },
     #[error("{0}")]
     Input(String),
+}
+
+/// Which smoke check failed where, how, and the last of what it printed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "smoke check {check} failed on `{lb}` ({status}) while {to}'s members served beside the old ones, none of which had been deregistered; last output: {tail}; fix what it found in {to} (its full output is in the audit record of this switch), then switch again"
+)]
+pub struct SmokeFailure {
+    pub lb: String,
+    pub to: String,
+    pub check: String,
+    pub status: String,
+    pub tail: String,
 }
 
 impl ElbError {

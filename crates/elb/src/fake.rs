@@ -4,7 +4,8 @@
 //! `If-None-Match` or lose the answers to writes it carried out. After every
 //! call the fake records how many members are truly healthy, so tests can
 //! assert the never-dark invariant at every step; an [`Operator`] view also
-//! asserts that every change is made by the operator holding the lock.
+//! asserts that every change is made by the operator holding the lock. Smoke
+//! checks and CloudWatch readings are scripted too ([`FakeSmoke`], [`FakeMetrics`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -531,5 +532,121 @@ impl StateStore for FakeStore {
     async fn delete(&self, key: &str) -> Result<(), ElbError> {
         self.objects.lock().unwrap().remove(key);
         Ok(())
+    }
+}
+
+/// What a scripted smoke check does.
+#[derive(Debug, Clone)]
+pub enum Script {
+    /// Prints `output`, then exits with `code` (0 passes).
+    Exit { code: i32, output: String },
+    /// Prints `output`, then never ends (until dropped).
+    Hang { output: String },
+}
+
+/// Smoke checks by script, in order of their runs. Each run records the
+/// membership of `lb` it saw (what a real check sees through the load
+/// balancer) and whether it was stopped from outside (dropped).
+pub struct FakeSmoke<'a> {
+    lb: &'a FakeLb,
+    scripts: Mutex<std::collections::VecDeque<Script>>,
+    /// (check, env, members of the load balancer during the run).
+    pub runs: Mutex<Vec<(String, crate::smoke::SmokeEnv, Vec<String>)>>,
+    /// Runs stopped before they ended by themselves.
+    pub stopped: AtomicU32,
+}
+
+impl<'a> FakeSmoke<'a> {
+    pub fn new(lb: &'a FakeLb, scripts: Vec<Script>) -> Self {
+        FakeSmoke {
+            lb,
+            scripts: Mutex::new(scripts.into()),
+            runs: Mutex::new(Vec::new()),
+            stopped: AtomicU32::new(0),
+        }
+    }
+    pub fn runs(&self) -> Vec<(String, crate::smoke::SmokeEnv, Vec<String>)> {
+        self.runs.lock().unwrap().clone()
+    }
+}
+
+/// Counts a run that was dropped before it ended, as a killed process.
+struct StopGuard<'a>(&'a AtomicU32, bool);
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+}
+
+impl crate::smoke::SmokeGate for FakeSmoke<'_> {
+    async fn run(
+        &self,
+        check: &crate::smoke::SmokeCheck,
+        env: &crate::smoke::SmokeEnv,
+        _retry_every: std::time::Duration,
+        out: &crate::smoke::SmokeOutput,
+    ) -> crate::smoke::CheckEnd {
+        self.runs
+            .lock()
+            .unwrap()
+            .push((check.text().to_string(), env.clone(), self.lb.members()));
+        let script = self
+            .scripts
+            .lock()
+            .unwrap()
+            .pop_front()
+            .expect("a script for every smoke check");
+        let mut guard = StopGuard(&self.stopped, false);
+        match script {
+            Script::Exit { code, output } => {
+                out.push(output.as_bytes());
+                guard.1 = true;
+                crate::smoke::CheckEnd {
+                    passed: code == 0,
+                    status: format!("exit status {code}"),
+                    exit_code: Some(code),
+                    http_status: None,
+                }
+            }
+            Script::Hang { output } => {
+                out.push(output.as_bytes());
+                std::future::pending().await
+            }
+        }
+    }
+}
+
+/// CloudWatch by script: one reading per call, the last one repeating.
+pub struct FakeMetrics {
+    readings: Mutex<Vec<crate::burn::Reading>>,
+    pub calls: AtomicU32,
+}
+
+impl FakeMetrics {
+    pub fn new(readings: Vec<crate::burn::Reading>) -> Self {
+        FakeMetrics {
+            readings: Mutex::new(readings),
+            calls: AtomicU32::new(0),
+        }
+    }
+}
+
+impl crate::burn::TrafficMetrics for FakeMetrics {
+    async fn in_flight(
+        &self,
+        _lb: &LbRef,
+        _ids: &[String],
+        _since: DateTime<Utc>,
+    ) -> Result<crate::burn::Reading, ElbError> {
+        self.calls.fetch_add(1, SeqCst);
+        let mut g = self.readings.lock().unwrap();
+        Ok(if g.len() > 1 {
+            g.remove(0)
+        } else {
+            g[0].clone()
+        })
     }
 }

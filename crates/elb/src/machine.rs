@@ -1,18 +1,22 @@
 //! The switch state machine: register the new members, wait for them to be
-//! healthy, deregister the old ones, wait for draining — and on any failure put
-//! the recorded membership back. Pure logic over `LoadBalancerApi`, so every
-//! path (timeouts, flapping, throttling, Ctrl-C, a lost lock) is unit-tested
+//! healthy, run the smoke checks, deregister the old ones, wait for draining —
+//! and on any failure put the recorded membership back. Pure logic over
+//! `LoadBalancerApi` and `SmokeGate`, so every path (timeouts, flapping,
+//! throttling, failing or hanging checks, Ctrl-C, a lost lock) is unit-tested
 //! with fakes; every change it makes goes through the lock's fence.
 
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::error::ElbError;
+use super::error::{ElbError, SmokeFailure};
 use super::fence::{Fence, Fenced};
 use super::model::{Health, LbRef, LoadBalancerApi, MemberHealth, healthy_count, members};
+use super::smoke::{CheckEnd, SmokeCheck, SmokeGate, SmokeOutput, SmokeRecord, SmokeSettings};
 
 /// Deadlines and poll/retry pacing. Production values come from the flags;
 /// tests use milliseconds.
@@ -69,6 +73,8 @@ pub enum Event {
     },
     RollingBack(String),
     Warning(String),
+    /// A smoke check ended (passed or not).
+    Smoke(SmokeRecord),
 }
 
 /// Ctrl-C as a value: `true` once the operator asked to stop. A machine checks
@@ -86,6 +92,39 @@ impl Cancel {
     }
     fn is_set(&self) -> bool {
         self.0.as_ref().is_some_and(|rx| *rx.borrow())
+    }
+
+    /// Resolves once the operator asked to stop; never for [`Cancel::never`].
+    async fn cancelled(&self) {
+        if let Some(rx) = &self.0 {
+            let mut rx = rx.clone();
+            if rx.wait_for(|c| *c).await.is_ok() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    }
+}
+
+/// The smoke checks of one switch, and their results as they come (kept for
+/// the audit record whatever the outcome).
+pub(crate) struct SmokeStage<'a, G> {
+    pub gate: &'a G,
+    pub settings: &'a SmokeSettings,
+    pub records: Mutex<Vec<SmokeRecord>>,
+}
+
+impl<'a, G: SmokeGate> SmokeStage<'a, G> {
+    pub fn new(gate: &'a G, settings: &'a SmokeSettings) -> Self {
+        SmokeStage {
+            gate,
+            settings,
+            records: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn records(&self) -> Vec<SmokeRecord> {
+        self.records.lock().unwrap().clone()
     }
 }
 
@@ -106,6 +145,9 @@ pub(crate) struct Machine<'a, L, F> {
     timing: Timing,
     cancel: Cancel,
     report: &'a (dyn Fn(&Event) + Sync),
+    /// When the old members' deregistration was sent: where the burn-down
+    /// counts the draining delay from.
+    deregistered_at: Mutex<Option<(Instant, DateTime<Utc>)>>,
 }
 
 impl<'a, L: LoadBalancerApi, F: Fence> Machine<'a, L, F> {
@@ -121,6 +163,7 @@ impl<'a, L: LoadBalancerApi, F: Fence> Machine<'a, L, F> {
             timing,
             cancel,
             report,
+            deregistered_at: Mutex::new(None),
         }
     }
 
@@ -131,16 +174,29 @@ impl<'a, L: LoadBalancerApi, F: Fence> Machine<'a, L, F> {
             timing: self.timing.clone(),
             cancel: Cancel::never(),
             report: self.report,
+            deregistered_at: Mutex::new(None),
         }
     }
 
-    fn emit(&self, event: Event) {
+    pub(crate) fn emit(&self, event: Event) {
         (self.report)(&event);
     }
 
-    /// Runs the transition; on any failure but a lost lock restores `t.before`.
-    pub async fn switch(&self, lb: &LbRef, t: &Transition) -> Result<(), Failure> {
-        match self.forward(lb, t).await {
+    /// When the switch deregistered the old members, if it did.
+    pub(crate) fn deregistered_at(&self) -> Option<(Instant, DateTime<Utc>)> {
+        *self.deregistered_at.lock().unwrap()
+    }
+
+    /// Runs the transition, with `smoke`'s checks between the new members'
+    /// health and the old ones' removal; on any failure but a lost lock
+    /// restores `t.before`.
+    pub async fn switch<G: SmokeGate>(
+        &self,
+        lb: &LbRef,
+        t: &Transition,
+        smoke: &SmokeStage<'_, G>,
+    ) -> Result<(), Failure> {
+        match self.forward(lb, t, smoke).await {
             Ok(()) => Ok(()),
             // Whoever holds the lock now decides what the membership becomes;
             // a rollback from here would fight them (and its first change
@@ -160,7 +216,12 @@ impl<'a, L: LoadBalancerApi, F: Fence> Machine<'a, L, F> {
         }
     }
 
-    async fn forward(&self, lb: &LbRef, t: &Transition) -> Result<(), ElbError> {
+    async fn forward<G: SmokeGate>(
+        &self,
+        lb: &LbRef,
+        t: &Transition,
+        smoke: &SmokeStage<'_, G>,
+    ) -> Result<(), ElbError> {
         self.check_cancel()?;
         if !t.register.is_empty() {
             self.emit(Event::Step(format!(
@@ -173,11 +234,15 @@ impl<'a, L: LoadBalancerApi, F: Fence> Machine<'a, L, F> {
             self.check_cancel()?;
         }
         self.wait_healthy(lb, &t.gate, t.min_healthy).await?;
+        // B serves beside A now: the checks see it through the load balancer
+        // before anything of A's is touched.
+        self.smoke(lb, smoke).await?;
         if t.deregister.is_empty() {
             return Ok(());
         }
         self.check_cancel()?;
-        // Health may have changed since the wait ended: judge on a fresh read.
+        // Health may have changed since the wait (or the checks) ended: judge
+        // on a fresh read.
         let health = self.call("health", || self.api.health(lb)).await?;
         let healthy = healthy_count(&health, Some(&t.gate));
         if healthy < t.min_healthy {
@@ -194,10 +259,95 @@ impl<'a, L: LoadBalancerApi, F: Fence> Machine<'a, L, F> {
         )));
         self.call("deregister", || self.api.deregister(lb, &t.deregister))
             .await?;
+        *self.deregistered_at.lock().unwrap() = Some((Instant::now(), Utc::now()));
         // A Ctrl-C that arrived during the call still means "undo".
         self.check_cancel()?;
         self.wait_drained(lb, &t.deregister).await?;
         self.check_cancel()
+    }
+
+    /// The smoke gate: each check in turn, stopped at its timeout (dropping it
+    /// kills what it started) or at Ctrl-C; the first that does not pass fails
+    /// the switch, which then rolls back. Every check's result is kept.
+    async fn smoke<G: SmokeGate>(
+        &self,
+        lb: &LbRef,
+        stage: &SmokeStage<'_, G>,
+    ) -> Result<(), ElbError> {
+        let s = stage.settings;
+        let n = s.checks.len();
+        for (i, check) in s.checks.iter().enumerate() {
+            self.check_cancel()?;
+            self.emit(Event::Step(format!(
+                "smoke check {}/{n} on {}: {}",
+                i + 1,
+                lb.name,
+                check.describe()
+            )));
+            let out = SmokeOutput::default();
+            let started = Instant::now();
+            let ended = tokio::select! {
+                end = stage.gate.run(check, &s.env, s.retry_every, &out) => Some(end),
+                () = tokio::time::sleep(s.timeout) => None,
+                () = self.cancel.cancelled() => {
+                    let record = SmokeRecord::new(
+                        check,
+                        &s.env,
+                        "interrupted",
+                        CheckEnd {
+                            passed: false,
+                            status: "interrupted (Ctrl-C or SIGTERM); stopped".into(),
+                            exit_code: None,
+                            http_status: None,
+                        },
+                        started.elapsed(),
+                        &out,
+                    );
+                    stage.records.lock().unwrap().push(record.clone());
+                    self.emit(Event::Smoke(record));
+                    return Err(ElbError::Cancelled);
+                }
+            };
+            let (result, end) = match ended {
+                Some(end) if end.passed => ("passed", end),
+                Some(end) => ("failed", end),
+                None => {
+                    let last = out.last_seen();
+                    let stopped = match check {
+                        SmokeCheck::Command(_) => "its process group was killed",
+                        SmokeCheck::Url { .. } => "stopped",
+                    };
+                    (
+                        "timed-out",
+                        CheckEnd {
+                            passed: false,
+                            status: format!(
+                                "timed out after {}s{}; {stopped}",
+                                s.timeout.as_secs_f64(),
+                                last.as_ref()
+                                    .map(|(l, _)| format!(", last answer: {l}"))
+                                    .unwrap_or_default()
+                            ),
+                            exit_code: None,
+                            http_status: last.and_then(|(_, h)| h),
+                        },
+                    )
+                }
+            };
+            let record = SmokeRecord::new(check, &s.env, result, end, started.elapsed(), &out);
+            stage.records.lock().unwrap().push(record.clone());
+            self.emit(Event::Smoke(record.clone()));
+            if !record.passed() {
+                return Err(ElbError::SmokeFailed(Box::new(SmokeFailure {
+                    lb: lb.name.clone(),
+                    to: s.env.to_cluster.clone(),
+                    check: check.describe(),
+                    status: record.status.clone(),
+                    tail: record.tail_line(),
+                })));
+            }
+        }
+        Ok(())
     }
 
     /// Current membership, read with the same retries as every step.
@@ -356,7 +506,7 @@ impl<'a, L: LoadBalancerApi, F: Fence> Machine<'a, L, F> {
     }
 
     /// Sleeps, but wakes up at once (with `Cancelled`) on Ctrl-C.
-    async fn pause(&self, d: Duration) -> Result<(), ElbError> {
+    pub(crate) async fn pause(&self, d: Duration) -> Result<(), ElbError> {
         let Some(rx) = &self.cancel.0 else {
             tokio::time::sleep(d).await;
             return Ok(());

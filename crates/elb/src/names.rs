@@ -48,3 +48,15 @@ pub(crate) fn lb_folder(kind: &str, name: &str) -> String {
         .collect();
     format!("{S3_PREFIX}/{kind}/{clean}")
 }
+
+/// Environment of every smoke check (`--smoke-cmd`; `$NAME` in a `--smoke-url`):
+/// the load balancer's name, as abshift resolved it.
+pub const ENV_SMOKE_LB_NAME: &str = "ABSHIFT_LB_NAME";
+/// The load balancer's DNS name (for a target group: that of its load balancer).
+pub const ENV_SMOKE_LB_DNS: &str = "ABSHIFT_LB_DNS";
+/// `live` or `pre-live` when the load balancer was named by `--lb`; empty for `--lb-name`.
+pub const ENV_SMOKE_LB_ROLE: &str = "ABSHIFT_LB_ROLE";
+/// The cluster the switch moves away from (empty when the load balancer had no old member).
+pub const ENV_SMOKE_FROM_CLUSTER: &str = "ABSHIFT_FROM_CLUSTER";
+/// The cluster the switch moves to.
+pub const ENV_SMOKE_TO_CLUSTER: &str = "ABSHIFT_TO_CLUSTER";

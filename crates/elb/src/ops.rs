@@ -1,18 +1,21 @@
 //! The three operations end to end — status, switch, rollback — composed from
-//! discovery, the state machine and the state bucket. Generic over the traits,
-//! so the same code runs against AWS, moto and the unit-test fakes.
+//! discovery, the state machine (with its smoke gate), the burn-down wait and
+//! the state bucket. Generic over the traits, so the same code runs against
+//! AWS, moto and the unit-test fakes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use serde::Serialize;
 
+use super::burn::{self, BurnDownRecord, BurnDownSettings, NoMetrics, TrafficMetrics};
 use super::error::ElbError;
 use super::fence::Fence;
-use super::machine::{Cancel, Event, Failure, Machine, Timing, Transition};
+use super::machine::{Cancel, Event, Failure, Machine, SmokeStage, Timing, Transition};
 use super::model::{
     Health, InstanceDirectory, LbRef, LoadBalancerApi, StateStore, healthy_count, members,
 };
+use super::smoke::{NoSmoke, SmokeCheck, SmokeGate, SmokeRecord, SmokeSettings};
 use super::state::{self, AuditRecord, LockOptions, Phase, SwitchRecord};
 
 /// Which instances belong to a cluster: the cluster tag plus the role tags.
@@ -152,6 +155,16 @@ impl Plan {
 
     /// The steps in order, as sentences.
     pub fn steps(&self, timing: &Timing) -> Vec<String> {
+        self.steps_with(timing, &SmokeSettings::default(), None)
+    }
+
+    /// The steps in order with the smoke checks and the burn-down wait.
+    pub fn steps_with(
+        &self,
+        timing: &Timing,
+        smoke: &SmokeSettings,
+        burn_down: Option<&BurnDownSettings>,
+    ) -> Vec<String> {
         let t = &self.transition;
         let lb = &self.lb.name;
         let mut out = vec![
@@ -177,6 +190,35 @@ impl Plan {
             self.to_cluster,
             timing.poll_interval.as_secs_f64()
         ));
+        if !smoke.checks.is_empty() {
+            let env: Vec<String> = smoke
+                .env
+                .vars()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            out.push(format!(
+                "run {} smoke check(s) in order, each stopped after {}s, the first failure rolling the switch back before anything is deregistered; commands get {}",
+                smoke.checks.len(),
+                smoke.timeout.as_secs_f64(),
+                env.join(" ")
+            ));
+            for (i, check) in smoke.checks.iter().enumerate() {
+                out.push(match check {
+                    SmokeCheck::Command(c) => format!(
+                        "smoke check {}: sh -c {} (passes on exit status 0)",
+                        i + 1,
+                        check_text(c)
+                    ),
+                    SmokeCheck::Url { url, expect_status } => format!(
+                        "smoke check {}: GET {} every {}s until it answers HTTP {expect_status}",
+                        i + 1,
+                        check_text(&smoke.env.expand(url)),
+                        smoke.retry_every.as_secs_f64()
+                    ),
+                });
+            }
+        }
         if t.deregister.is_empty() {
             out.push("deregister nothing (--keep-old, or no old members)".into());
         } else {
@@ -189,6 +231,15 @@ impl Plan {
                 timing.drain_timeout.as_secs(),
                 t.deregister.join(", ")
             ));
+            if let Some(b) = burn_down {
+                out.push(format!(
+                    "record the switch as completed, then wait up to {}s until nothing reaches {} through {lb} any more (a CloudWatch metric that counts only their traffic where there is one, else the draining delay of {}s from their deregistration), and list what of {} is then safe to scale down",
+                    b.timeout.as_secs(),
+                    t.deregister.join(", "),
+                    burn::draining_delay(&self.lb).as_secs(),
+                    self.from_cluster.as_deref().unwrap_or("the old members")
+                ));
+            }
         }
         if !self.untouched.is_empty() {
             out.push(format!(
@@ -201,6 +252,16 @@ impl Plan {
         out.push("append an audit record and release the lock".into());
         out
     }
+}
+
+/// A command or URL of a smoke check in a dry-run step: quoted, one line.
+fn check_text(s: &str) -> String {
+    format!(
+        "'{}'",
+        super::smoke::escape_output(s)
+            .replace('\n', "\\n")
+            .replace('\'', "'\\''")
+    )
 }
 
 fn list_or_none(ids: &[String]) -> String {
@@ -320,11 +381,61 @@ pub struct Context<'a, L, S> {
     pub report: &'a (dyn Fn(&Event) + Sync),
 }
 
+/// What a switch runs besides the membership changes: its smoke checks (run
+/// through `gate`) and, when asked for, the burn-down wait (read through
+/// `metrics`).
+pub struct Gates<'a, G, M> {
+    pub smoke: SmokeSettings,
+    pub gate: &'a G,
+    pub burn_down: Option<BurnDownSettings>,
+    pub metrics: &'a M,
+}
+
+impl Gates<'static, NoSmoke, NoMetrics> {
+    /// No checks, no burn-down.
+    pub fn none() -> Self {
+        Gates {
+            smoke: SmokeSettings::default(),
+            gate: &NoSmoke,
+            burn_down: None,
+            metrics: &NoMetrics,
+        }
+    }
+}
+
+/// What a completed switch found besides its changes.
+#[derive(Debug, Clone, Default)]
+pub struct SwitchReport {
+    pub smoke: Vec<SmokeRecord>,
+    pub burn_down: Option<BurnDownRecord>,
+    /// Old members that were deregistered and are still out of the load
+    /// balancer at the end: safe to scale down when the burn-down reached idle.
+    pub released: Vec<String>,
+}
+
 /// Lock, record, run the machine (which rolls back on failure), audit, unlock.
 pub async fn execute_switch<L: LoadBalancerApi, S: StateStore>(
     cx: &Context<'_, L, S>,
     plan: &Plan,
 ) -> Result<(), ElbError> {
+    execute_switch_gated(cx, plan, &Gates::none())
+        .await
+        .map(|_| ())
+}
+
+/// [`execute_switch`] with smoke checks between the new members' health and
+/// the old ones' removal, and optionally the burn-down wait at the end.
+pub async fn execute_switch_gated<L, S, G, M>(
+    cx: &Context<'_, L, S>,
+    plan: &Plan,
+    gates: &Gates<'_, G, M>,
+) -> Result<SwitchReport, ElbError>
+where
+    L: LoadBalancerApi,
+    S: StateStore,
+    G: SmokeGate,
+    M: TrafficMetrics,
+{
     let lb = &plan.lb;
     let lock = state::acquire(cx.store, lb, &cx.who, "switch", &cx.lock, Utc::now()).await?;
     let report = cx.report;
@@ -335,22 +446,29 @@ pub async fn execute_switch<L: LoadBalancerApi, S: StateStore>(
         &lock,
         every,
         &warn,
-        switch_locked(cx, plan, &lock),
+        switch_locked(cx, plan, &lock, gates),
     )
     .await;
     let released = state::release(cx.store, lock).await;
     match (result, released) {
         (Err(e), _) => Err(e),
-        (Ok(()), Err(e)) => Err(e),
-        (Ok(()), Ok(())) => Ok(()),
+        (Ok(_), Err(e)) => Err(e),
+        (Ok(r), Ok(())) => Ok(r),
     }
 }
 
-async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
+async fn switch_locked<L, S, G, M>(
     cx: &Context<'_, L, S>,
     plan: &Plan,
     lock: &state::Lock,
-) -> Result<(), ElbError> {
+    gates: &Gates<'_, G, M>,
+) -> Result<SwitchReport, ElbError>
+where
+    L: LoadBalancerApi,
+    S: StateStore,
+    G: SmokeGate,
+    M: TrafficMetrics,
+{
     let lb = &plan.lb;
     let last = state::read_record(cx.store, lb).await?;
     if let Some(last) =
@@ -411,11 +529,69 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
         record.operation_id
     )));
 
-    let outcome = machine.switch(lb, t).await;
+    let smoke = SmokeStage::new(gates.gate, &gates.smoke);
+    let outcome = machine.switch(lb, t, &smoke).await;
+    let mut burn_down = None;
+    let mut burn_err = None;
+    if let (Ok(()), Some(settings), Some(deregistered)) =
+        (&outcome, &gates.burn_down, machine.deregistered_at())
+    {
+        // Completed first: a crash during the wait must leave a completed
+        // switch in the bucket, not a `started` one that asks for a rollback.
+        let mut done = record.clone();
+        done.phase = Phase::Completed;
+        done.finished_at = Some(Utc::now());
+        let written = machine
+            .uncancellable()
+            .call("s3:PutObject (state record)", || async {
+                fence.check().await?;
+                state::write_record(cx.store, &done).await
+            })
+            .await;
+        match written {
+            Ok(()) => {
+                let (rec, why) = burn::wait(
+                    &machine,
+                    lb,
+                    &t.deregister,
+                    deregistered,
+                    gates.metrics,
+                    settings,
+                )
+                .await;
+                burn_err = why;
+                burn_down = Some(rec);
+            }
+            Err(e) => {
+                let why = format!(
+                    "the burn-down did not start: the state record could not be written ({e})"
+                );
+                burn_down = Some(BurnDownRecord {
+                    members: t.deregister.clone(),
+                    method: "skipped".into(),
+                    metric: None,
+                    last_value: None,
+                    reached: false,
+                    waited_ms: 0,
+                    detail: why.clone(),
+                });
+                burn_err = Some(why);
+            }
+        }
+    }
+    let burn_err = burn_err.map(|why| ElbError::BurnDownIncomplete {
+        lb: lb.name.clone(),
+        from: plan
+            .from_cluster
+            .clone()
+            .unwrap_or_else(|| "the old cluster".into()),
+        ids: t.deregister.join(", "),
+        why,
+    });
     // What went wrong before the lock was found lost, for the audit record.
     let mut prior = None;
     let (phase, result, err) = match outcome {
-        Ok(()) => (Phase::Completed, "completed", None),
+        Ok(()) => (Phase::Completed, "completed", burn_err),
         // Stopped before a change, not rolled back: `conclude` leaves the
         // record to the new holder.
         Err(Failure {
@@ -458,6 +634,16 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
     record.finished_at = Some(Utc::now());
     record.detail = prior.or_else(|| err.as_ref().map(|e| e.to_string()));
     let after = cx.api.health(lb).await.map(|h| members(&h)).ok();
+    let released: Vec<String> = match &after {
+        Some(now) => t
+            .deregister
+            .iter()
+            .filter(|id| !now.contains(id))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    let smoke = smoke.records();
     let audit = AuditRecord {
         operation: "switch".into(),
         operation_id: record.operation_id.clone(),
@@ -471,8 +657,38 @@ async fn switch_locked<L: LoadBalancerApi, S: StateStore>(
         after: after.unwrap_or_default(),
         result: result.into(),
         detail: record.detail.clone(),
+        smoke: smoke.clone(),
+        burn_down: burn_down.clone(),
     };
-    conclude(&machine, cx, &fence, &record, audit, "switch", err).await
+    conclude(&machine, cx, &fence, &record, audit, "switch", err).await?;
+    Ok(SwitchReport {
+        smoke,
+        burn_down,
+        released,
+    })
+}
+
+/// The old members a completed switch released, with their `Name` tags: what
+/// the operator may scale down once nothing reaches them (ids EC2 no longer
+/// knows are listed without a name).
+pub async fn released_instances<D: InstanceDirectory>(
+    dir: &D,
+    ids: &[String],
+) -> Result<Vec<(String, Option<String>)>, ElbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let infos = dir.describe(ids).await?;
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let name = infos
+                .iter()
+                .find(|i| &i.id == id)
+                .and_then(|i| i.tags.get("Name").cloned());
+            (id.clone(), name)
+        })
+        .collect())
 }
 
 /// The end of an operation: the final state record, then the audit record,
@@ -521,7 +737,9 @@ async fn conclude<L: LoadBalancerApi, S: StateStore, F: Fence>(
         // to write any more.
         Err(lost @ ElbError::LockLost { .. }) => {
             warn(match &err {
-                Some(e @ ElbError::SwitchFailed { .. }) => e.to_string(),
+                Some(e @ (ElbError::SwitchFailed { .. } | ElbError::BurnDownIncomplete { .. })) => {
+                    e.to_string()
+                }
                 Some(e) => format!("{operation} failed: {e}"),
                 None => format!(
                     "{operation} completed, but the lock was lost before its state record was written; the record is left to the lock's new holder"
@@ -688,6 +906,8 @@ async fn rollback_locked<L: LoadBalancerApi, S: StateStore>(
         after: after.unwrap_or_default(),
         result: result.into(),
         detail: record.detail.clone(),
+        smoke: Vec::new(),
+        burn_down: None,
     };
     conclude(
         &machine,

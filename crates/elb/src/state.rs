@@ -23,10 +23,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::burn::BurnDownRecord;
 use super::error::ElbError;
 use super::fence::Fence;
 use super::model::{LbRef, StateStore, StoredObject};
 use super::names::{S3_AUDIT_DIR, S3_LOCK_OBJECT, S3_STATE_OBJECT};
+use super::smoke::SmokeRecord;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LockRecord {
@@ -105,6 +107,13 @@ pub(crate) struct AuditRecord {
     pub result: String,
     #[serde(default)]
     pub detail: Option<String>,
+    /// Every smoke check the switch ran, in order: result, exit or HTTP
+    /// status, and the tail of its output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub smoke: Vec<SmokeRecord>,
+    /// The wait for the old members to go idle (`--wait-burn-down`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burn_down: Option<BurnDownRecord>,
 }
 
 #[derive(Debug, Clone)]

@@ -61,6 +61,11 @@ pub struct ApplyOptions {
     pub concurrency: NonZeroUsize,
     pub on_conflict: OnConflict,
     pub allow_drift: bool,
+    /// Create CronJobs suspended, recording A's value (`--suspend-cronjobs`).
+    pub suspend_cronjobs: bool,
+    /// Create the plan's singletons (`singleton-runs-twice` findings) with no
+    /// replicas, recording A's count (`--suspend-singletons`).
+    pub suspend_singletons: bool,
 }
 
 /// Progress callbacks so the CLI can draw bars without this module knowing terminals.
@@ -119,6 +124,8 @@ struct Ctx<'a> {
     live_secrets: Mutex<HashMap<(String, String), Value>>,
     /// The plan's key for Secret digests.
     digest_key: Vec<u8>,
+    /// Objects created stopped (`--suspend-cronjobs`, `--suspend-singletons`).
+    handed_over: HashSet<ObjectKey>,
     /// The first journal error: once set, no further write starts.
     journal_error: Mutex<Option<JournalError>>,
 }
@@ -189,6 +196,7 @@ pub async fn apply(
         live_secrets: Mutex::new(HashMap::new()),
         digest_key: digest_key_bytes(&plan.digest_key),
         journal_error: Mutex::new(None),
+        handed_over: handed_over(plan, opts),
     };
 
     let mut results: Vec<ObjectResult> = Vec::with_capacity(plan.objects.len());
@@ -319,6 +327,30 @@ pub async fn apply(
         .problems
         .sort_by(|a, b| (a.wave, &a.object).cmp(&(b.wave, &b.object)));
     Ok(summary)
+}
+
+/// What apply creates or updates stopped: every CronJob with
+/// `--suspend-cronjobs`, the plan's `singleton-runs-twice` objects with
+/// `--suspend-singletons`.
+fn handed_over(plan: &Plan, opts: &ApplyOptions) -> HashSet<ObjectKey> {
+    let mut keys = HashSet::new();
+    if opts.suspend_cronjobs {
+        keys.extend(
+            plan.objects
+                .iter()
+                .filter(|o| o.kind == "CronJob" && split_api_version(&o.api_version).0 == "batch")
+                .map(|o| o.object_ref().key()),
+        );
+    }
+    if opts.suspend_singletons {
+        keys.extend(
+            plan.findings
+                .iter()
+                .filter(|f| f.rule == "singleton-runs-twice")
+                .filter_map(|f| f.object.as_ref().map(ObjectRef::key)),
+        );
+    }
+    keys
 }
 
 /// The result of an object a stopped run did not attempt.
@@ -796,6 +828,10 @@ async fn build_body(ctx: &Ctx<'_>, o: &PlannedObject) -> Result<Value, (Outcome,
                 )),
             );
         }
+    }
+    if ctx.handed_over.contains(&o.object_ref().key()) {
+        let (group, _) = split_api_version(&o.api_version);
+        abshift_core::handover::suspend_manifest(&GroupKind::new(group, &o.kind), &mut body);
     }
     let owners: Vec<(usize, ObjectKey)> = body
         .pointer("/metadata/ownerReferences")

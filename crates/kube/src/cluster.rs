@@ -146,6 +146,41 @@ pub fn resolve_context(
     }
 }
 
+/// Adds `name=value` to the environment of the exec credential plugin of
+/// `context`'s user; an error when that user runs no plugin (the variable
+/// would silently do nothing).
+fn set_exec_env(kc: &mut Kubeconfig, context: &str, name: &str, value: &str) -> Result<(), String> {
+    let user = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.clone())
+        .ok_or_else(|| "the context names no user".to_string())?;
+    let exec = kc
+        .auth_infos
+        .iter_mut()
+        .find(|a| a.name == user)
+        .and_then(|a| a.auth_info.as_mut())
+        .and_then(|a| a.exec.as_mut())
+        .ok_or_else(|| {
+            format!(
+                "user '{user}' runs no exec credential plugin, so an AWS profile would not be used; drop the --*-aws-profile flag or use a kubeconfig whose user runs `aws eks get-token`"
+            )
+        })?;
+    let env = exec.env.get_or_insert_with(Vec::new);
+    env.retain(|e| e.get("name").map(String::as_str) != Some(name));
+    env.push(
+        [
+            ("name".to_string(), name.to_string()),
+            ("value".to_string(), value.to_string()),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    Ok(())
+}
+
 /// Both rustls back ends are linked (ring through kube, aws-lc through the AWS
 /// SDK), so rustls cannot pick one by itself; choose ring once per process.
 pub fn install_crypto_provider() {
@@ -159,9 +194,29 @@ impl Cluster {
         context: Option<&str>,
         access: Access,
     ) -> Result<Cluster, ClusterError> {
+        Self::connect_with(kubeconfig, context, access, None).await
+    }
+
+    /// Like [`Cluster::connect`]; `aws_profile` is handed to the context's exec
+    /// credential plugin (as `AWS_PROFILE`), so A and B can sit in different
+    /// AWS accounts (`aws eks get-token` reads it).
+    pub async fn connect_with(
+        kubeconfig: Option<&PathBuf>,
+        context: Option<&str>,
+        access: Access,
+        aws_profile: Option<&str>,
+    ) -> Result<Cluster, ClusterError> {
         install_crypto_provider();
-        let (kc, shown) = load_kubeconfig(kubeconfig.map(PathBuf::as_path))?;
+        let (mut kc, shown) = load_kubeconfig(kubeconfig.map(PathBuf::as_path))?;
         let context = resolve_context(&kc, &shown, context)?;
+        if let Some(profile) = aws_profile {
+            set_exec_env(&mut kc, &context, "AWS_PROFILE", profile).map_err(|detail| {
+                ClusterError::Config {
+                    context: context.clone(),
+                    detail,
+                }
+            })?;
+        }
         let options = KubeConfigOptions {
             context: Some(context.clone()),
             ..Default::default()

@@ -1,6 +1,7 @@
 //! The per-object preflight checks: readiness probes, clustered stores exiting
 //! uncleanly, node ports, claims whose data stays in A, host paths, budgets that
-//! block drains, CronJobs that would run twice; each reads one planned manifest.
+//! block drains, CronJobs and singletons that would run twice; each reads one
+//! planned manifest.
 
 use serde_json::{Map, Value};
 
@@ -8,6 +9,7 @@ use super::object::Obj;
 use super::rules::{
     CLUSTERED_UNCLEAN_EXIT, CRONJOB_RUNS_TWICE, HOST_PATH_VOLUME, MIN_GRACE_SECONDS,
     NO_READINESS_PROBE, NODE_PORT_SERVICE, PDB_BLOCKS_DRAIN, PVC_DATA_NOT_MOVED,
+    SINGLETON_RUNS_TWICE,
 };
 use crate::model::{GroupKind, array_items as array, str_at, value_at};
 use crate::plan::{Finding, PlannedObject};
@@ -53,6 +55,18 @@ pub(super) fn object(
             }
         }
         ("apps", "StatefulSet") => claim_templates(obj, m, out),
+        ("apps", "Deployment")
+            if m.pointer("/spec/replicas").and_then(Value::as_i64) == Some(1)
+                && str_at(m, &["spec", "strategy", "type"]) == Some("Recreate") =>
+        {
+            out.push(SINGLETON_RUNS_TWICE.finding(
+                Some(obj.r.clone()),
+                format!(
+                    "{}: spec.replicas is 1 and spec.strategy.type is Recreate",
+                    obj.label
+                ),
+            ));
+        }
         ("policy", "PodDisruptionBudget") => pdb(obj, o, objects, out),
         ("batch", "CronJob")
             if m.pointer("/spec/suspend").and_then(Value::as_bool) != Some(true) =>

@@ -119,7 +119,15 @@ pub(crate) const CRONJOB_RUNS_TWICE: PreflightRule = PreflightRule {
     severity: Severity::Warning,
     looks_at: "CronJobs that are not suspended",
     why: "from the moment apply creates it, the CronJob fires in B as well as in A: jobs that send mail, bill, clean up or write to shared stores run twice until A is gone",
-    action: "suspend it in one cluster for the cutover (spec.suspend: true in B until the switch, or in A right after it), or make the job safe to run twice",
+    action: "hand it over: `migrate apply --suspend-cronjobs` creates it suspended in B; after the live switch, `abshift cutover suspend` in A and `abshift cutover resume` in B; or make the job safe to run twice",
+};
+
+pub(crate) const SINGLETON_RUNS_TWICE: PreflightRule = PreflightRule {
+    id: "singleton-runs-twice",
+    severity: Severity::Warning,
+    looks_at: "Deployments with one replica and the Recreate strategy: work meant to run exactly once",
+    why: "from the moment apply creates it, a second copy runs in B while A's still runs: leader-less controllers, consumers and schedulers act twice",
+    action: "hand it over: `abshift cutover suspend --plan PLAN` scales it to 0 in B at apply time, and after the live switch in A; `abshift cutover resume` restores the recorded replicas",
 };
 
 pub(crate) const MISSING_DEPENDENCY: PreflightRule = PreflightRule {
@@ -142,6 +150,7 @@ pub const PREFLIGHT_RULES: &[PreflightRule] = &[
     REFERENCE_OUTSIDE_SELECTION,
     PDB_BLOCKS_DRAIN,
     CRONJOB_RUNS_TWICE,
+    SINGLETON_RUNS_TWICE,
     UNSERVED_API_VERSION,
     MISSING_DEPENDENCY,
 ];

@@ -1,5 +1,5 @@
 //! The AWS configuration abshift runs with (default chain, profile, region,
-//! custom endpoint) and the four SDK clients built from it, checked once at start
+//! custom endpoint) and the SDK clients built from it, checked once at start
 //! so that a missing region or credentials fail in one line, not on a first call.
 
 use aws_sdk_s3::config::ProvideCredentials;
@@ -9,13 +9,15 @@ use super::s3::S3Store;
 use crate::error::ElbError;
 
 /// One shared AWS configuration (default chain, `AWS_PROFILE`, `AWS_REGION`,
-/// `AWS_ENDPOINT_URL`) and the four clients built from it.
+/// `AWS_ENDPOINT_URL`) and the clients built from it.
 #[derive(Clone)]
 pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     pub elb: aws_sdk_elasticloadbalancing::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub s3: aws_sdk_s3::Client,
+    /// Only the burn-down (`--wait-burn-down`) reads it.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl Aws {
@@ -56,6 +58,7 @@ impl Aws {
             elb: aws_sdk_elasticloadbalancing::Client::new(&sdk),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
         })
     }
 

@@ -3,6 +3,7 @@
 //! health and (de)registration go to the API of the kind found.
 
 use super::client::Aws;
+use super::errors::classify;
 use crate::error::ElbError;
 use crate::model::{LbKind, LbRef, LoadBalancerApi, MemberHealth};
 
@@ -48,6 +49,58 @@ impl LoadBalancerApi for Aws {
         match lb.kind {
             LbKind::Classic => self.classic_deregister(lb, ids).await,
             LbKind::TargetGroup => self.deregister_targets(lb, ids).await,
+        }
+    }
+}
+
+impl Aws {
+    /// The DNS name clients reach `lb` by: the classic ELB's, or that of the
+    /// load balancer a target group belongs to (the first, when it belongs to
+    /// several); `None` for a target group attached to no load balancer.
+    pub async fn dns_name(&self, lb: &LbRef) -> Result<Option<String>, ElbError> {
+        match lb.kind {
+            LbKind::Classic => {
+                let out = self
+                    .elb
+                    .describe_load_balancers()
+                    .load_balancer_names(&lb.id)
+                    .send()
+                    .await
+                    .map_err(|e| classify("elasticloadbalancing:DescribeLoadBalancers", e))?;
+                Ok(out
+                    .load_balancer_descriptions()
+                    .first()
+                    .and_then(|d| d.dns_name())
+                    .map(str::to_string))
+            }
+            LbKind::TargetGroup => {
+                let tgs = self
+                    .elbv2
+                    .describe_target_groups()
+                    .target_group_arns(&lb.id)
+                    .send()
+                    .await
+                    .map_err(|e| classify("elasticloadbalancing:DescribeTargetGroups", e))?;
+                let Some(first) = tgs
+                    .target_groups()
+                    .first()
+                    .and_then(|t| t.load_balancer_arns().first())
+                else {
+                    return Ok(None);
+                };
+                let lbs = self
+                    .elbv2
+                    .describe_load_balancers()
+                    .load_balancer_arns(first)
+                    .send()
+                    .await
+                    .map_err(|e| classify("elasticloadbalancing:DescribeLoadBalancers", e))?;
+                Ok(lbs
+                    .load_balancers()
+                    .first()
+                    .and_then(|l| l.dns_name())
+                    .map(str::to_string))
+            }
         }
     }
 }

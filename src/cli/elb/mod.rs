@@ -1,6 +1,7 @@
 //! `abshift elb status|switch|rollback`: move the live and pre-live load
 //! balancers from cluster A's ingress instances to B's, health-gated, never dark.
-//! This file is the CLI edge: flags, validation, printing, Ctrl-C, exit codes.
+//! This module is the CLI edge: flags, validation, printing, Ctrl-C, exit
+//! codes; `switch.rs` runs a switch with its gates and prints what it freed.
 
 /// Prints a line to stdout; a reader that went away (`| head`) is no reason
 /// to panic half-way through a switch report.
@@ -20,21 +21,26 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use super::named::named;
 use crate::error::UsageError;
-use abshift_elb::aws::Aws;
+use abshift_elb::aws::{Aws, CloudWatchTraffic};
+use abshift_elb::burn::BurnDownSettings;
 use abshift_elb::error::ElbError;
 use abshift_elb::machine::{Cancel, Event, Timing};
 use abshift_elb::model::{LbRef, LoadBalancerApi};
 use abshift_elb::names;
-use abshift_elb::ops::{self, Context, Selector, SwitchRequest};
+use abshift_elb::ops::{self, Context, Gates, Selector, SwitchReport, SwitchRequest};
+use abshift_elb::smoke::{ShellSmoke, SmokeCheck, SmokeEnv, SmokeSettings, escape_output};
 use abshift_elb::state::{self, LockOptions};
 use abshift_elb::tf::{LbRole, TfOutputs};
+
+mod switch;
+use switch::switch;
 
 #[derive(Debug, Subcommand)]
 pub enum ElbCommand {
     /// Show each load balancer's members grouped by cluster, with health.
     Status(StatusArgs),
     /// Move a load balancer from A's ingress instances to B's, health-gated.
-    Switch(SwitchArgs),
+    Switch(Box<SwitchArgs>),
     /// Restore the membership recorded by the last switch.
     Rollback(RollbackArgs),
 }
@@ -138,10 +144,41 @@ pub struct SwitchArgs {
     #[arg(long)]
     pub dry_run: bool,
     #[command(flatten)]
+    pub smoke: SmokeArgs,
+    #[command(flatten)]
     pub state: StateArgs,
     #[command(flatten)]
     pub timing: TimingArgs,
 }
+
+/// The smoke gate and the burn-down wait of a switch.
+#[derive(Debug, Args)]
+pub struct SmokeArgs {
+    /// Smoke check run with `sh -c CMD` once the new members are healthy, before any old member is deregistered; a non-zero exit rolls the switch back (repeatable; commands run in order, before any --smoke-url). Its environment adds ABSHIFT_LB_NAME, ABSHIFT_LB_DNS, ABSHIFT_LB_ROLE, ABSHIFT_FROM_CLUSTER and ABSHIFT_TO_CLUSTER.
+    #[arg(long = "smoke-cmd", value_name = "CMD")]
+    pub smoke_cmds: Vec<String>,
+    /// Smoke check that GETs URL (redirects not followed) every --smoke-retry-interval until it answers --expect-status; no such answer within --smoke-timeout rolls the switch back (repeatable; $ABSHIFT_LB_DNS and the other four ABSHIFT_ names are replaced in URL).
+    #[arg(long = "smoke-url", value_name = "URL")]
+    pub smoke_urls: Vec<String>,
+    /// HTTP status every --smoke-url must answer.
+    #[arg(long, default_value_t = 200, value_name = "N", value_parser = clap::value_parser!(u16).range(100..=599))]
+    pub expect_status: u16,
+    /// How long each smoke check may run (1s to 1h); one still running then counts as failed (a command is killed with its whole process group).
+    #[arg(long, default_value = "60s", value_name = "DUR")]
+    pub smoke_timeout: String,
+    /// Time between two requests of a --smoke-url that did not answer --expect-status yet (at most 5m).
+    #[arg(long, default_value = "2s", value_name = "DUR")]
+    pub smoke_retry_interval: String,
+    /// After the old members are deregistered and drained, record the switch as completed and wait until nothing reaches them any more: a CloudWatch metric of the load balancer where one counts only their traffic (cross-zone load balancing off, no remaining member in their zones), else until the load balancer's draining delay has passed since their deregistration; then print which of them are safe to scale down. If they are not found idle within --burn-down-timeout (or on Ctrl-C), the command exits 1 and the switch stays done.
+    #[arg(long)]
+    pub wait_burn_down: bool,
+    /// Longest --wait-burn-down (1s to 1h); where a CloudWatch metric is used, it is read every 30s meanwhile.
+    #[arg(long, default_value = "15m", value_name = "DUR")]
+    pub burn_down_timeout: String,
+}
+
+/// How often the burn-down reads CloudWatch (ELB publishes once a minute).
+const BURN_DOWN_POLL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
@@ -159,7 +196,7 @@ pub struct RollbackArgs {
 pub async fn run(cmd: ElbCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ElbCommand::Status(a) => status(a).await,
-        ElbCommand::Switch(a) => switch(a).await,
+        ElbCommand::Switch(a) => switch(*a).await,
         ElbCommand::Rollback(a) => rollback(a).await,
     }
 }
@@ -234,6 +271,61 @@ fn pacing(t: &TimingArgs) -> Result<Pacing, UsageError> {
             .map(|d| bounded("--drain-timeout", d))
             .transpose()?,
         poll_interval,
+    })
+}
+
+/// Validated smoke and burn-down flags (checks, per-check timeout, retry
+/// pause; the burn-down settings when asked for), before any AWS call.
+struct Gating {
+    checks: Vec<SmokeCheck>,
+    timeout: Duration,
+    retry_every: Duration,
+    burn_down: Option<BurnDownSettings>,
+}
+
+fn gating(a: &SmokeArgs, keep_old: bool) -> Result<Gating, UsageError> {
+    let mut checks = Vec::new();
+    for c in &a.smoke_cmds {
+        if c.trim().is_empty() {
+            return Err(UsageError("--smoke-cmd must not be empty".into()));
+        }
+        checks.push(SmokeCheck::Command(c.clone()));
+    }
+    for u in &a.smoke_urls {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(UsageError(format!(
+                "--smoke-url `{}` must start with http:// or https://",
+                escape_output(u)
+            )));
+        }
+        checks.push(SmokeCheck::Url {
+            url: u.clone(),
+            expect_status: a.expect_status,
+        });
+    }
+    let retry_every = duration_flag("--smoke-retry-interval", &a.smoke_retry_interval)?;
+    if retry_every.is_zero() || retry_every > Duration::from_secs(300) {
+        return Err(UsageError(format!(
+            "--smoke-retry-interval {} is outside (0s, 300s]",
+            a.smoke_retry_interval
+        )));
+    }
+    let timeout = bounded("--smoke-timeout", &a.smoke_timeout)?;
+    let burn_timeout = bounded("--burn-down-timeout", &a.burn_down_timeout)?;
+    if a.wait_burn_down && keep_old {
+        return Err(UsageError(
+            "--wait-burn-down waits for the deregistered members, and --keep-old deregisters none"
+                .into(),
+        ));
+    }
+    Ok(Gating {
+        checks,
+        timeout,
+        retry_every,
+        burn_down: a.wait_burn_down.then_some(BurnDownSettings {
+            timeout: burn_timeout,
+            poll_interval: BURN_DOWN_POLL,
+        }),
     })
 }
 
@@ -343,6 +435,25 @@ fn print_event(e: &Event) {
             eprintln!("!!! {cause}; rolling back to the recorded membership")
         }
         Event::Warning(w) => eprintln!("warning: {w}"),
+        Event::Smoke(r) => {
+            let check = escape_output(&r.check).replace('\n', "\\n");
+            let secs = r.duration_ms as f64 / 1000.0;
+            if r.passed() {
+                eprintln!("    smoke check passed: {check} ({}, {secs:.1}s)", r.status);
+            } else {
+                eprintln!(
+                    "!!! smoke check {}: {check} ({}, {secs:.1}s); its last output:",
+                    r.result, r.status
+                );
+                let lines: Vec<&str> = r.output.lines().collect();
+                if lines.is_empty() {
+                    eprintln!("      | (no output)");
+                }
+                for line in &lines[lines.len().saturating_sub(20)..] {
+                    eprintln!("      | {line}");
+                }
+            }
+        }
     }
 }
 
@@ -509,93 +620,6 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn switch(args: SwitchArgs) -> anyhow::Result<ExitCode> {
-    let pacing = pacing(&args.timing)?;
-    let lock = lock_options(&args.state)?;
-    let selector = selector(&args.cluster_tag, &args.instance_tags)?;
-    if args.to.trim().is_empty() {
-        return Err(UsageError("--to must name a cluster".into()).into());
-    }
-    let tf = load_tf(args.lb.tf_output.as_ref())?;
-    let (name, _role) = lb_name(&args.lb, tf.as_ref())?;
-    let bucket = bucket(&args.state, tf.as_ref());
-    if bucket.is_none() && !args.dry_run {
-        return Err(UsageError(format!(
-            "no state bucket: pass --state-bucket, set {}, or give --tf-output with a `{}` output",
-            names::ENV_STATE_BUCKET,
-            names::TF_STATE_BUCKET
-        ))
-        .into());
-    }
-
-    let aws = Aws::load().await?;
-    let lb = aws.resolve(&name).await?;
-    let timing = pacing.timing(&lb, &print_event);
-    let req = SwitchRequest {
-        to_cluster: args.to.clone(),
-        from_cluster: args.from.clone(),
-        selector,
-        min_healthy: args.min_healthy,
-        keep_old: args.keep_old,
-    };
-    let plan = ops::plan_switch(&aws, &aws, &lb, &req).await?;
-    if plan.healthy_now == 0 && !plan.transition.before.is_empty() {
-        print_event(&Event::Warning(format!(
-            "{} has no healthy member right now",
-            lb.name
-        )));
-    }
-    let from = plan
-        .from_cluster
-        .clone()
-        .unwrap_or_else(|| "(nothing)".into());
-    if plan.is_noop() {
-        say!(
-            "{} ({}) already has every instance of {} and nothing to remove; nothing to do",
-            lb.name,
-            lb.kind,
-            args.to
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    if args.dry_run {
-        say!(
-            "dry run: switch {} ({}) from {from} to {}; nothing will be changed",
-            lb.name,
-            lb.kind,
-            args.to
-        );
-        for (i, step) in plan.steps(&timing).iter().enumerate() {
-            say!("  {}. {step}", i + 1);
-        }
-        if let Some(b) = &bucket {
-            dry_run_lock_note(&aws, b, &lb).await;
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let bucket = bucket.expect("checked above");
-    let store = aws.bucket(&bucket);
-    let (cancel, sig) = interrupts("finishing the current call, then rolling back")?;
-    let cx = Context {
-        api: &aws,
-        store: &store,
-        who: state::who(),
-        lock,
-        timing,
-        cancel,
-        report: &print_event,
-    };
-    eprintln!(
-        "==> switching {} ({}) from {from} to {}",
-        lb.name, lb.kind, args.to
-    );
-    let result = ops::execute_switch(&cx, &plan).await;
-    sig.abort();
-    result?;
-    say!("switched {} from {from} to {}", lb.name, args.to);
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Read-only look at the lock for `--dry-run`: says whether a real run would block.
 async fn dry_run_lock_note(aws: &Aws, bucket: &str, lb: &LbRef) {
     use abshift_elb::model::StateStore;
@@ -734,6 +758,68 @@ mod tests {
         let e = duration_flag("--lock-stale-after", "8000h").unwrap_err();
         assert!(e.0.contains("longer than"), "{}", e.0);
         assert!(duration_flag("--lock-stale-after", "2h").is_ok());
+    }
+
+    fn smoke_args() -> SmokeArgs {
+        SmokeArgs {
+            smoke_cmds: vec!["./a".into(), "./b".into()],
+            smoke_urls: vec!["http://$ABSHIFT_LB_DNS/health".into()],
+            expect_status: 204,
+            smoke_timeout: "60s".into(),
+            smoke_retry_interval: "2s".into(),
+            wait_burn_down: true,
+            burn_down_timeout: "15m".into(),
+        }
+    }
+
+    #[test]
+    fn smoke_flags_commands_first_then_urls_and_bad_ones_refused() {
+        let g = gating(&smoke_args(), false).unwrap();
+        assert_eq!(
+            g.checks,
+            vec![
+                SmokeCheck::Command("./a".into()),
+                SmokeCheck::Command("./b".into()),
+                SmokeCheck::Url {
+                    url: "http://$ABSHIFT_LB_DNS/health".into(),
+                    expect_status: 204
+                },
+            ]
+        );
+        assert_eq!(g.timeout, Duration::from_secs(60));
+        assert_eq!(g.retry_every, Duration::from_secs(2));
+        let b = g.burn_down.unwrap();
+        assert_eq!(b.timeout, Duration::from_secs(900));
+        assert_eq!(b.poll_interval, BURN_DOWN_POLL);
+
+        let refused = |edit: &dyn Fn(&mut SmokeArgs), keep_old: bool, needle: &str| {
+            let mut a = smoke_args();
+            edit(&mut a);
+            let e = gating(&a, keep_old).err().unwrap();
+            assert!(e.0.contains(needle), "{needle}: {}", e.0);
+        };
+        refused(&|a| a.smoke_cmds.push(" ".into()), false, "--smoke-cmd");
+        refused(
+            &|a| a.smoke_urls.push("ftp://x".into()),
+            false,
+            "--smoke-url",
+        );
+        refused(&|a| a.smoke_timeout = "0s".into(), false, "--smoke-timeout");
+        refused(&|a| a.smoke_timeout = "2h".into(), false, "--smoke-timeout");
+        refused(
+            &|a| a.smoke_retry_interval = "0s".into(),
+            false,
+            "--smoke-retry-interval",
+        );
+        refused(
+            &|a| a.burn_down_timeout = "0s".into(),
+            false,
+            "--burn-down-timeout",
+        );
+        refused(&|_| {}, true, "--keep-old");
+        let mut a = smoke_args();
+        a.wait_burn_down = false;
+        assert!(gating(&a, true).unwrap().burn_down.is_none());
     }
 
     #[test]
