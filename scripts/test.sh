@@ -11,4 +11,5 @@ bash scripts/install-deps.sh
 bash scripts/build-k8s.sh >/dev/null
 K8S_VERSION=$NEW_K8S bash scripts/build-k8s.sh >/dev/null
 bash scripts/build-etcd.sh >/dev/null
+bash scripts/build-consul.sh >/dev/null
 cargo test --locked --workspace --all-targets --no-fail-fast "$@"

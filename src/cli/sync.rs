@@ -81,6 +81,9 @@ pub struct RunArgs {
     pub progress_interval: u64,
 }
 
+/// Consul ACL tokens. Best kept off the command line (where `ps` shows
+/// them): in a file (`--from-token-file`, `CONSUL_HTTP_TOKEN_FILE`) or the
+/// environment (`CONSUL_HTTP_TOKEN`).
 #[derive(Debug, Clone, Args)]
 pub struct ConsulTokens {
     /// ACL token for A (sent as X-Consul-Token).
@@ -91,9 +94,38 @@ pub struct ConsulTokens {
         value_name = "TOKEN"
     )]
     pub from_token: Option<String>,
-    /// ACL token for B (default: the same as --from-token).
+    /// File holding the ACL token for A (used when no --from-token is given).
+    #[arg(long, env = "CONSUL_HTTP_TOKEN_FILE", value_name = "PATH")]
+    pub from_token_file: Option<PathBuf>,
+    /// ACL token for B (default: A's token).
     #[arg(long, hide_env_values = true, value_name = "TOKEN")]
     pub to_token: Option<String>,
+    /// File holding the ACL token for B (used when no --to-token is given).
+    #[arg(long, value_name = "PATH")]
+    pub to_token_file: Option<PathBuf>,
+}
+
+/// A token given directly, else read from its file (trimmed); a file that
+/// cannot be read is a usage error naming it.
+fn token(
+    direct: &Option<String>,
+    file: &Option<PathBuf>,
+    flag: &str,
+) -> Result<Option<String>, UsageError> {
+    if let Some(t) = direct {
+        return Ok(Some(t.clone()));
+    }
+    let Some(path) = file else { return Ok(None) };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("{flag} {}: {e}", path.display())))?;
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(UsageError(format!(
+            "{flag} {}: the file is empty",
+            path.display()
+        )));
+    }
+    Ok(Some(t.to_string()))
 }
 
 #[derive(Debug, Args)]
@@ -160,12 +192,15 @@ fn consul_pair(
         return Err(UsageError("--wait must be between 1 and 600 seconds".to_string()).into());
     }
     let wait = Duration::from_secs(wait);
-    let to_token = tokens
-        .to_token
-        .clone()
-        .or_else(|| tokens.from_token.clone());
-    let from = ConsulStore::new(&scope.from, tokens.from_token.clone(), wait)
-        .map_err(|e| UsageError(e.to_string()))?;
+    let from_token = token(
+        &tokens.from_token,
+        &tokens.from_token_file,
+        "--from-token-file",
+    )?;
+    let to_token = token(&tokens.to_token, &tokens.to_token_file, "--to-token-file")?
+        .or_else(|| from_token.clone());
+    let from =
+        ConsulStore::new(&scope.from, from_token, wait).map_err(|e| UsageError(e.to_string()))?;
     let to = ConsulStore::new(&scope.to, to_token, wait).map_err(|e| UsageError(e.to_string()))?;
     Ok((from, to))
 }

@@ -1,7 +1,9 @@
-//! Shared helpers for the sync integration tests: real etcd servers on loopback,
-//! the Consul KV emulator, and running the abshift binary.
+//! Shared helpers for the sync integration tests: real etcd and Consul servers
+//! on loopback, the Consul KV emulator (for faults a real server cannot be made
+//! to show), and running the abshift binary.
 #![allow(dead_code)]
 
+pub mod consul;
 pub mod consul_emulator;
 pub mod etcd;
 
@@ -10,7 +12,9 @@ use std::process::{Command, Stdio};
 /// The built binary, with logs kept quiet unless a test wants them.
 pub fn abshift() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_abshift"));
-    c.env_remove("CONSUL_HTTP_TOKEN").stdin(Stdio::null());
+    c.env_remove("CONSUL_HTTP_TOKEN")
+        .env_remove("CONSUL_HTTP_TOKEN_FILE")
+        .stdin(Stdio::null());
     c
 }
 

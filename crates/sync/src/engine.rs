@@ -40,7 +40,7 @@ pub enum SyncError {
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     #[error(
-        "prefix {prefix:?} matches nothing in A ({url}); nothing was changed in B (pass --allow-empty if A really is empty)"
+        "prefix {prefix:?} matches nothing in A ({url}); nothing was changed in B. A store with ACLs hides the keys a token may not read (Consul answers as if they did not exist): check A's token; pass --allow-empty only if A really is empty"
     )]
     EmptySource { prefix: String, url: String },
     #[error("the read of A ({url}) cannot be trusted ({reason}); nothing was changed in B")]
