@@ -13,3 +13,8 @@ K8S_VERSION=$NEW_K8S bash scripts/build-k8s.sh >/dev/null
 bash scripts/build-etcd.sh >/dev/null
 bash scripts/build-consul.sh >/dev/null
 cargo test --locked --workspace --all-targets --no-fail-fast "$@"
+# The etcd sync tests again on etcd 3.5 (Debian's is 3.4): progress notifications
+# and compaction differ, and the checkpoint logic depends on them.
+if [[ $# -eq 0 ]]; then
+  ABSHIFT_TEST_ETCD_VERSION=3.5.35 cargo test --locked --test sync_etcd
+fi

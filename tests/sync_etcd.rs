@@ -102,6 +102,12 @@ async fn full_copy_dry_run_and_verify() {
         return;
     };
     let (mut ca, mut cb) = (a.client().await, b.client().await);
+    // The etcd these tests ran on: Debian's 3.4, or the version asked for.
+    let served = ca.status().await.unwrap().version().to_string();
+    match std::env::var("ABSHIFT_TEST_ETCD_VERSION") {
+        Ok(want) => assert_eq!(served, want),
+        Err(_) => assert!(served.starts_with("3.4."), "{served}"),
+    }
     seed(&mut ca, "app/", 300).await;
     ca.put("app", "the key itself", None).await.unwrap();
     ca.put("apps/not-mine", "x", None).await.unwrap();

@@ -1,6 +1,8 @@
 //! Real etcd servers for tests: loopback-only client and peer URLs, data in a tempdir,
-//! health polled against a deadline, killed on drop. Under CI=true a missing or broken
-//! etcd fails the test; elsewhere the test is skipped with the reason printed.
+//! health polled against a deadline, killed on drop. Debian's etcd (3.4) by default;
+//! `ABSHIFT_TEST_ETCD_VERSION=3.5.x` runs the same tests on that version, built by
+//! `scripts/build-etcd.sh`. Under CI=true a missing or broken etcd fails the test;
+//! elsewhere the test is skipped with the reason printed.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -25,7 +27,9 @@ fn free_port() -> std::io::Result<u16> {
 
 impl Etcd {
     async fn try_start() -> Result<Etcd, String> {
-        let bin = which_etcd().ok_or("no `etcd` binary on PATH (apt-get install etcd-server)")?;
+        let bin = which_etcd().ok_or(
+            "no `etcd` binary (apt-get install etcd-server, or scripts/build-etcd.sh for ABSHIFT_TEST_ETCD_VERSION)",
+        )?;
         let mut last_err = String::new();
         // A port picked free can be taken before etcd binds it: try a few times.
         for _ in 0..3 {
@@ -107,7 +111,20 @@ impl Etcd {
     }
 }
 
+/// The etcd binary: the version `ABSHIFT_TEST_ETCD_VERSION` names (built and
+/// cached by the repo's script), else the one on PATH (Debian's 3.4).
 fn which_etcd() -> Option<String> {
+    if let Ok(version) = std::env::var("ABSHIFT_TEST_ETCD_VERSION") {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new("bash")
+            .arg(root.join("scripts/build-etcd.sh"))
+            .env("ETCD_VERSION", &version)
+            .stderr(Stdio::inherit())
+            .output()
+            .ok()?;
+        let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        return out.status.success().then(|| format!("{dir}/etcd"));
+    }
     let path = std::env::var("PATH").ok()?;
     path.split(':')
         .map(|d| format!("{d}/etcd"))
