@@ -3,7 +3,7 @@
 # (built once), A at an old Kubernetes (1.20.2) holding the sample estate and
 # the old-API estate, B at a current one (1.34.4): the upgrade abshift exists
 # for (ABSHIFT_A_VERSION / ABSHIFT_B_VERSION pick others); plan → report → apply → verify →
-# sync (local etcd) → pre-live switch behind a smoke gate → a failing gate →
+# sync (local etcd and Consul) → pre-live switch behind a smoke gate → a failing gate →
 # live switch → hand-over of CronJobs and singletons → rollback →
 # switch again (load balancers in moto). Exits non-zero if any step fails.
 set -euo pipefail
@@ -58,9 +58,12 @@ export ETCD_A_PORT=$(free_port) ETCD_B_PORT=$(free_port)
 bash scripts/etcd.sh down "$ETCD_DIR" >/dev/null 2>&1 || true
 bash scripts/etcd.sh up "$ETCD_DIR"
 SYNC_PID=
+CONSUL_SYNC_PID=
 cleanup() {
   [[ -n "$SYNC_PID" ]] && kill -TERM "$SYNC_PID" 2>/dev/null || true
+  [[ -n "$CONSUL_SYNC_PID" ]] && kill -TERM "$CONSUL_SYNC_PID" 2>/dev/null || true
   bash scripts/etcd.sh down "$ETCD_DIR" >/dev/null 2>&1 || true
+  [[ -n "${CONSUL_DIR:-}" ]] && bash scripts/consul.sh down "$CONSUL_DIR" >/dev/null 2>&1 || true
   echo "clusters left running for inspection: KUBECONFIG=$KUBECONFIG; stop with scripts/testenv.sh down" >&2
 }
 trap cleanup EXIT
@@ -80,6 +83,29 @@ converged() {
 }
 converged
 "$ABSHIFT" sync verify etcd --from "$EA" --to "$EB" --prefix app
+
+step "Replicate Consul KV A -> B too (runbook step 5; two real Consul servers, dc-a and dc-b, built once)"
+CONSUL_DIR=$ABSHIFT_TESTENV/consul-demo
+export CONSUL_A_PORT=$(free_port) CONSUL_B_PORT=$(free_port)
+bash scripts/consul.sh down "$CONSUL_DIR" >/dev/null 2>&1 || true
+bash scripts/consul.sh up "$CONSUL_DIR"
+CA=http://127.0.0.1:$CONSUL_A_PORT; CB=http://127.0.0.1:$CONSUL_B_PORT
+cput() { curl -sf -X PUT --data-binary "$3" "$1/v1/kv/$2" >/dev/null; }
+cdel() { curl -sf -X DELETE "$1/v1/kv/$2" >/dev/null; }
+cput "$CA" config/shop/checkout v2; cput "$CA" config/shop/timeout-ms 800; cput "$CA" config/search/replicas 3
+cput "$CB" config/stale-only-in-b x
+"$ABSHIFT" sync consul --from "$CA" --to "$CB" --prefix config/ --dry-run
+"$ABSHIFT" sync consul --from "$CA" --to "$CB" --prefix config/ --follow --checkpoint "$CONSUL_DIR/config.checkpoint" &
+CONSUL_SYNC_PID=$!
+consul_converged() {
+  local deadline=$((SECONDS + 30))
+  until "$ABSHIFT" -q sync verify consul --from "$CA" --to "$CB" --prefix config/ >/dev/null 2>&1; do
+    (( SECONDS < deadline )) || { echo "Consul B did not converge with A within 30s" >&2; return 1; }
+    sleep 0.2
+  done
+}
+consul_converged
+"$ABSHIFT" sync verify consul --from "$CA" --to "$CB" --prefix config/
 
 step "Load balancers: moto (the AWS API, on loopback) with A's and B's tagged ingress instances"
 MOTO_PORT=$(free_port)
@@ -105,10 +131,13 @@ step "Switch pre-live to B behind the smoke gate (runbook steps 6-7): dry run, t
 "$ABSHIFT" elb switch --lb pre-live --tf-output "$TF" --to b --dry-run --smoke-cmd "$SMOKE"
 "$ABSHIFT" elb switch --lb pre-live --tf-output "$TF" --to b --poll-interval 1s --smoke-cmd "$SMOKE"
 "$ABSHIFT" elb status --lb pre-live --tf-output "$TF"
-step "A write in A while traffic moves: sync carries it to B"
+step "Writes in A while traffic moves: sync carries them to B (etcd and Consul)"
 ectl put app/feature/beta off; ectl del app/feature/dark-mode
 converged
 "$ABSHIFT" sync verify etcd --from "$EA" --to "$EB" --prefix app
+cput "$CA" config/shop/timeout-ms 1200; cdel "$CA" config/search/replicas
+consul_converged
+"$ABSHIFT" sync verify consul --from "$CA" --to "$CB" --prefix config/
 step "A failing smoke check on live: A never leaves, B is rolled back, the command fails"
 if "$ABSHIFT" elb switch --lb live --tf-output "$TF" --to b --from a --poll-interval 1s \
     --smoke-cmd 'echo "GET /checkout through $ABSHIFT_LB_DNS: 500"; exit 7'; then
@@ -135,5 +164,7 @@ exec {moto_fd}>&-
 step "Stop sync after a last verify (runbook step 10)"
 "$ABSHIFT" sync verify etcd --from "$EA" --to "$EB" --prefix app
 kill -TERM "$SYNC_PID"; wait "$SYNC_PID"; SYNC_PID=
+"$ABSHIFT" sync verify consul --from "$CA" --to "$CB" --prefix config/
+kill -TERM "$CONSUL_SYNC_PID"; wait "$CONSUL_SYNC_PID"; CONSUL_SYNC_PID=
 
-step "Demo complete: plan, report, apply, verify, sync, pre-live behind a smoke gate, a failed smoke gate, live, hand-over, rollback, live again"
+step "Demo complete: plan, report, apply, verify, sync (etcd and Consul), pre-live behind a smoke gate, a failed smoke gate, live, hand-over, rollback, live again"

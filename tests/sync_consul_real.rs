@@ -99,6 +99,8 @@ async fn copy_with_flags_sessions_dest_prefix_and_verify() {
     a.put("globalization/x", b"not in scope", 0).await;
     a.lock("global/leader", b"node-1").await;
     b.put("mirror/global/stale", b"old", 0).await;
+    // B's own lock (B's session) inside the copied prefix: B's business, kept.
+    b.lock("mirror/global/b-leader", b"node-b").await;
     b.put("mirror/globalization/keep", b"not in scope", 0).await;
     let scope = [
         "--from",
@@ -127,6 +129,11 @@ async fn copy_with_flags_sessions_dest_prefix_and_verify() {
     assert!(
         !db.contains_key("mirror/global/leader"),
         "a session key was copied"
+    );
+    let locked = b.dump("mirror/global/b-leader").await;
+    assert!(
+        locked["mirror/global/b-leader"].2.is_some(),
+        "B's own lock was deleted or released: {locked:?}"
     );
     assert!(!db.contains_key("mirror/globalization/x"));
     assert!(db.contains_key("mirror/globalization/keep"));

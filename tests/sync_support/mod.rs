@@ -6,6 +6,7 @@
 pub mod consul;
 pub mod consul_emulator;
 pub mod etcd;
+pub mod tls;
 
 use std::process::{Command, Stdio};
 

@@ -12,6 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
 use super::store::{ChangeFeed, Entry, FeedItem, KvStore, Op, Snapshot, StoreError};
+use super::tls::{self, ClientTls};
 
 /// Consul's documented limit before 1.14 (128 since); the lower one works everywhere.
 pub(crate) const MAX_TXN_OPS: usize = 64;
@@ -44,6 +45,17 @@ struct Listing {
     sessions: Vec<Vec<u8>>,
     index: u64,
     suspect: Option<String>,
+}
+
+/// The machine's CA certificates that rustls accepts (system stores often hold a few it
+/// cannot parse; one of those must not make every https address fail).
+fn system_cas() -> Vec<reqwest::Certificate> {
+    rustls_native_certs::load_native_certs()
+        .certs
+        .into_iter()
+        .filter(|der| rustls::RootCertStore::empty().add(der.clone()).is_ok())
+        .filter_map(|der| reqwest::Certificate::from_der(&der).ok())
+        .collect()
 }
 
 /// Percent-encodes a key for the URL path; `/` stays a separator.
@@ -81,21 +93,67 @@ fn short(body: &str) -> String {
 
 impl ConsulStore {
     pub fn new(url: &str, token: Option<String>, wait: Duration) -> Result<Self, StoreError> {
+        Self::with_tls(url, token, wait, &ClientTls::default())
+    }
+
+    /// As `new`, for an `https://` agent with its own CA and/or a client certificate
+    /// (Consul's `-ca-file`, `-client-cert`, `-client-key`).
+    pub fn with_tls(
+        url: &str,
+        token: Option<String>,
+        wait: Duration,
+        tls: &ClientTls,
+    ) -> Result<Self, StoreError> {
         let base = url.trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(StoreError::Protocol {
-                url: url.to_string(),
-                reason: "the address must start with http:// or https://".to_string(),
-            });
+        let bad = |reason: String| StoreError::Protocol {
+            url: url.to_string(),
+            reason,
+        };
+        let https = base.starts_with("https://");
+        if !(https || base.starts_with("http://")) {
+            return Err(bad(
+                "the address must start with http:// or https://".to_string()
+            ));
         }
-        let http = reqwest::Client::builder()
+        if !https && !tls.is_empty() {
+            return Err(bad(
+                "a CA file or client certificate was given, but the address is http://: use https://"
+                    .to_string(),
+            ));
+        }
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .pool_max_idle_per_host(8)
-            .build()
-            .map_err(|e| StoreError::Protocol {
-                url: url.to_string(),
-                reason: e.to_string(),
-            })?;
+            .pool_max_idle_per_host(8);
+        if https {
+            builder = match &tls.ca {
+                // Only this CA, as Consul's CLI does with -ca-file.
+                Some(pem) => {
+                    let certs = reqwest::Certificate::from_pem_bundle(pem)
+                        .map_err(|e| bad(format!("the CA file is not valid PEM: {e}")))?;
+                    certs
+                        .into_iter()
+                        .fold(builder.tls_built_in_root_certs(false), |b, c| {
+                            b.add_root_certificate(c)
+                        })
+                }
+                // The system's CAs as well as the built-in Mozilla set: a site CA installed
+                // on the machine works as it does for `consul`.
+                None => system_cas()
+                    .into_iter()
+                    .fold(builder, |b, c| b.add_root_certificate(c)),
+            };
+            if let Some(id) = &tls.identity {
+                let mut pem = id.cert.clone();
+                pem.push(b'\n');
+                pem.extend_from_slice(&id.key);
+                // The key's bytes never reach the message.
+                let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
+                    bad("the client certificate and key cannot be used together as PEM".to_string())
+                })?;
+                builder = builder.identity(identity);
+            }
+        }
+        let http = builder.build().map_err(|e| bad(root_cause(&e)))?;
         Ok(ConsulStore {
             http,
             base,
@@ -104,10 +162,44 @@ impl ConsulStore {
         })
     }
 
+    /// Sends the request, again (twice at most) when the connection closed before it went
+    /// out: a TLS 1.3 server that refuses the client certificate does so just after the
+    /// handshake, and the alert saying why may lose the race with "connection not ready".
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, StoreError> {
+        let mut attempt = req;
+        for _ in 0..2 {
+            let again = attempt.try_clone();
+            match attempt.send().await {
+                Err(e) if root_cause(&e).contains("connection was not ready") => {
+                    let Some(next) = again else {
+                        return Err(self.unreachable(e));
+                    };
+                    attempt = next;
+                }
+                other => return other.map_err(|e| self.unreachable(e)),
+            }
+        }
+        attempt.send().await.map_err(|e| self.unreachable(e))
+    }
+
     fn unreachable(&self, e: reqwest::Error) -> StoreError {
+        let reason = root_cause(&e);
+        if tls::is_tls_failure(&reason) {
+            return StoreError::Tls {
+                url: self.base.clone(),
+                reason: tls::tls_advice(&reason),
+            };
+        }
+        let reason = if self.base.starts_with("https://") && reason.contains("not ready") {
+            format!(
+                "{reason}: the server closed the connection right after the TLS handshake (does it want a client certificate?)"
+            )
+        } else {
+            reason
+        };
         StoreError::Unreachable {
             url: self.base.clone(),
-            reason: root_cause(&e),
+            reason,
         }
     }
 
@@ -169,11 +261,8 @@ impl ConsulStore {
         if consistent {
             q.push_str("&consistent=");
         }
-        let resp = self
-            .request(Method::GET, &q, timeout)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+        let req = self.request(Method::GET, &q, timeout);
+        let resp = self.send(req).await?;
         let status = resp.status();
         if status != StatusCode::OK && status != StatusCode::NOT_FOUND {
             return Err(self.failure(resp).await);
@@ -248,12 +337,10 @@ impl ConsulStore {
 
     async fn put_one(&self, e: &Entry) -> Result<(), StoreError> {
         let q = format!("/v1/kv/{}?flags={}", encode_key(&e.key), e.flags);
-        let resp = self
+        let req = self
             .request(Method::PUT, &q, Duration::from_secs(30))
-            .body(e.value.clone())
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+            .body(e.value.clone());
+        let resp = self.send(req).await?;
         if !resp.status().is_success() {
             return Err(self.failure(resp).await);
         }
@@ -262,11 +349,8 @@ impl ConsulStore {
 
     async fn delete_one(&self, key: &[u8]) -> Result<(), StoreError> {
         let q = format!("/v1/kv/{}", encode_key(key));
-        let resp = self
-            .request(Method::DELETE, &q, Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+        let req = self.request(Method::DELETE, &q, Duration::from_secs(30));
+        let resp = self.send(req).await?;
         if !resp.status().is_success() {
             return Err(self.failure(resp).await);
         }
@@ -334,12 +418,10 @@ impl KvStore for ConsulStore {
                 })
             })
             .collect::<Result<_, StoreError>>()?;
-        let resp = self
+        let req = self
             .request(Method::PUT, "/v1/txn", Duration::from_secs(30))
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+            .json(&body);
+        let resp = self.send(req).await?;
         if !resp.status().is_success() {
             return Err(self.failure(resp).await);
         }

@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use etcd_client::{
-    Client, ConnectOptions, EventType, GetOptions, Txn, TxnOp, WatchOptions, WatchResponse,
-    WatchStream,
+    Certificate, Client, ConnectOptions, EventType, GetOptions, Identity, TlsOptions, Txn, TxnOp,
+    WatchOptions, WatchResponse, WatchStream,
 };
 use futures::FutureExt;
 
 use super::store::{ChangeFeed, Entry, FeedItem, KvStore, Op, Snapshot, StoreError};
+use super::tls::{self, ClientTls, Credentials};
 
 const PAGE: i64 = 2000;
 /// Times a snapshot read starts over because A compacted its revision between two pages.
@@ -27,6 +28,26 @@ pub struct EtcdStore {
     url: String,
 }
 
+/// How to reach one etcd cluster beyond its address: TLS material and a user.
+#[derive(Debug, Clone, Default)]
+pub struct EtcdAccess {
+    pub tls: ClientTls,
+    pub credentials: Option<Credentials>,
+}
+
+/// Only the CA given (etcdctl's `--cacert`), else the system's; the client certificate if any.
+fn tls_options(tls: &ClientTls) -> TlsOptions {
+    let mut o = TlsOptions::new();
+    o = match &tls.ca {
+        Some(pem) => o.ca_certificate(Certificate::from_pem(pem)),
+        None => o.with_native_roots(),
+    };
+    if let Some(id) = &tls.identity {
+        o = o.identity(Identity::from_pem(&id.cert, &id.key));
+    }
+    o
+}
+
 fn map_err(url: &str, e: etcd_client::Error) -> StoreError {
     use etcd_client::Error as E;
     use tonic::Code;
@@ -34,20 +55,59 @@ fn map_err(url: &str, e: etcd_client::Error) -> StoreError {
     match e {
         E::GRpcStatus(s) => {
             let reason = s.message().to_string();
+            // A connection that failed in the TLS handshake comes back as Unavailable.
+            let cause = deepest(&s);
+            if tls::is_tls_failure(&cause) || tls::is_tls_failure(&reason) {
+                let why = if tls::is_tls_failure(&cause) {
+                    cause
+                } else {
+                    reason
+                };
+                return StoreError::Tls {
+                    url,
+                    reason: tls::tls_advice(&why),
+                };
+            }
             match s.code() {
                 Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted => {
                     StoreError::Unreachable { url, reason }
                 }
+                // The connection broke under the call (a TLS server hanging up on plain
+                // HTTP/2, a reset): the cause says more than "transport error".
+                Code::Unknown if reason == "transport error" => {
+                    StoreError::Unreachable { url, reason: cause }
+                }
                 Code::PermissionDenied | Code::Unauthenticated => {
+                    StoreError::PermissionDenied { url, reason }
+                }
+                // etcd answers a wrong password, an unknown user and a missing one this way.
+                Code::InvalidArgument
+                    if reason.contains("authentication failed")
+                        || reason.contains("user name is empty")
+                        || reason.contains("user name not found")
+                        || reason.contains("invalid auth token") =>
+                {
+                    let reason = if reason.contains("user name is empty") {
+                        format!("{reason}: authentication is enabled on this etcd, give a user")
+                    } else {
+                        reason
+                    };
                     StoreError::PermissionDenied { url, reason }
                 }
                 _ => StoreError::Protocol { url, reason },
             }
         }
-        E::TransportError(t) => StoreError::Unreachable {
-            url,
-            reason: deepest(&t),
-        },
+        E::TransportError(t) => {
+            let reason = deepest(&t);
+            if tls::is_tls_failure(&reason) {
+                StoreError::Tls {
+                    url,
+                    reason: tls::tls_advice(&reason),
+                }
+            } else {
+                StoreError::Unreachable { url, reason }
+            }
+        }
         E::IoError(io) => StoreError::Unreachable {
             url,
             reason: io.to_string(),
@@ -68,6 +128,18 @@ fn deepest(e: &(dyn std::error::Error + 'static)) -> String {
         msg = next.to_string();
     }
     msg
+}
+
+/// The connection was closed under the call, rather than refused or timed out.
+fn hung_up(reason: &str) -> bool {
+    [
+        "broken pipe",
+        "connection reset",
+        "operation was canceled",
+        "not ready",
+    ]
+    .iter()
+    .any(|m| reason.contains(m))
 }
 
 fn timed_out(url: &str) -> StoreError {
@@ -100,21 +172,98 @@ fn range_start(prefix: &[u8]) -> Vec<u8> {
 impl EtcdStore {
     /// Connects and proves the endpoint answers, so a wrong URL fails here in one line.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, &EtcdAccess::default()).await
+    }
+
+    /// As `connect`, with TLS material and/or a user (etcdctl's `--cacert`, `--cert`,
+    /// `--key`, `--user`). A wrong password or certificate fails here, naming the URL.
+    pub async fn connect_with(url: &str, access: &EtcdAccess) -> Result<Self, StoreError> {
         let endpoints: Vec<String> = url
             .split(',')
             .map(|s| s.trim().trim_end_matches('/').to_string())
             .filter(|s| !s.is_empty())
             .collect();
+        let bad = |reason: &str| StoreError::Protocol {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
         if endpoints.is_empty() {
-            return Err(StoreError::Protocol {
-                url: url.to_string(),
-                reason: "no endpoint given".to_string(),
-            });
+            return Err(bad("no endpoint given"));
         }
-        let opts = ConnectOptions::new()
+        let https = endpoints
+            .iter()
+            .filter(|e| e.starts_with("https://"))
+            .count();
+        let http = endpoints
+            .iter()
+            .filter(|e| e.starts_with("http://"))
+            .count();
+        if https > 0 && http > 0 {
+            return Err(bad(
+                "the endpoints mix http:// and https://: give them all with the same scheme",
+            ));
+        }
+        if http > 0 && !access.tls.is_empty() {
+            return Err(bad(
+                "a CA or client certificate was given, but the endpoints are http://: use https://",
+            ));
+        }
+        let mut opts = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(5))
             .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
             .with_require_leader(true);
+        // Endpoints without a scheme are https once TLS material is given (as etcdctl).
+        let tls = https > 0 || !access.tls.is_empty();
+        if tls {
+            opts = opts.with_tls(tls_options(&access.tls));
+        }
+        if let Some(c) = &access.credentials {
+            // Simple tokens expire (etcd's --auth-token-ttl, 5 min): a long follow logs in again.
+            opts = opts
+                .with_user(c.user.clone(), c.password.clone())
+                .with_auto_token_refresh(true);
+        }
+        let mut attempt = 0;
+        let client = loop {
+            attempt += 1;
+            match Self::probe(&endpoints, opts.clone(), url).await {
+                // A TLS 1.3 server that refuses the client certificate hangs up just after
+                // the handshake, and the alert saying why may lose the race with the broken
+                // pipe: ask again, then say what it probably is.
+                Err(StoreError::Unreachable { reason, .. })
+                    if tls && attempt < 3 && hung_up(&reason) => {}
+                Err(StoreError::Unreachable { url, reason }) if tls && hung_up(&reason) => {
+                    break Err(StoreError::Tls {
+                        url,
+                        reason: format!(
+                            "the server closed the connection right after the TLS handshake, {attempt} times ({reason}): it most likely wants a client certificate it trusts: give a client certificate and key signed by the CA it verifies clients with"
+                        ),
+                    });
+                }
+                // A TLS server hangs up on plain HTTP/2 without saying why either.
+                Err(StoreError::Unreachable { url, reason }) if !tls && hung_up(&reason) => {
+                    break Err(StoreError::Unreachable {
+                        url,
+                        reason: format!(
+                            "{reason} (if the server speaks TLS, use https:// and its CA)"
+                        ),
+                    });
+                }
+                other => break other,
+            }
+        }?;
+        Ok(EtcdStore {
+            client,
+            url: url.to_string(),
+        })
+    }
+
+    /// One connection (with a login, if any) and a status call on it.
+    async fn probe(
+        endpoints: &[String],
+        opts: ConnectOptions,
+        url: &str,
+    ) -> Result<Client, StoreError> {
         let connect = Client::connect(endpoints, Some(opts));
         let mut client = tokio::time::timeout(Duration::from_secs(10), connect)
             .await
@@ -124,10 +273,7 @@ impl EtcdStore {
             .await
             .map_err(|_| timed_out(url))?
             .map_err(|e| map_err(url, e))?;
-        Ok(EtcdStore {
-            client,
-            url: url.to_string(),
-        })
+        Ok(client)
     }
 
     /// Every key under `prefix` in pages of `page`, all at the first page's revision.

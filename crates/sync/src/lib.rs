@@ -7,3 +7,4 @@ pub mod consul;
 pub mod engine;
 pub mod etcd;
 pub mod store;
+pub mod tls;

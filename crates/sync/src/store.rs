@@ -94,8 +94,13 @@ pub enum FeedItem {
 pub enum StoreError {
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
-    #[error("{url} refused the credentials (HTTP 403 / permission denied): {reason}")]
+    #[error(
+        "{url} refused the credentials ({reason}): check the token, user or password given for it"
+    )]
     PermissionDenied { url: String, reason: String },
+    /// The TLS handshake failed: a wrong CA, a missing or untrusted client certificate.
+    #[error("{url}: {reason}")]
+    Tls { url: String, reason: String },
     #[error("{url}: {reason}")]
     Protocol { url: String, reason: String },
     #[error("{url}: the watch was cut off: {reason}")]
