@@ -286,7 +286,11 @@ impl<'a, L: LoadBalancerApi, F: Fence> Machine<'a, L, F> {
             )));
             let out = SmokeOutput::default();
             let started = Instant::now();
+            // Biased: the check is polled first, so a Ctrl-C that came while
+            // its step was announced still finds it started, and stops it
+            // (the audit then shows what it printed), rather than never run.
             let ended = tokio::select! {
+                biased;
                 end = stage.gate.run(check, &s.env, s.retry_every, &out) => Some(end),
                 () = tokio::time::sleep(s.timeout) => None,
                 () = self.cancel.cancelled() => {
