@@ -9,21 +9,7 @@ use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::consul_emulator::Emulator;
-use support::{abshift, terminate, wait_exit};
-
-fn text(o: &[u8]) -> String {
-    String::from_utf8_lossy(o).into_owned()
-}
-
-async fn run(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || abshift().args(&args).output().expect("run abshift"))
-        .await
-        .unwrap()
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
+use support::{abshift, args, run, stop, text};
 
 fn follow(a: &Emulator, b: &Emulator, extra: &[&str], cp: &Path, log: &Path) -> Child {
     abshift()
@@ -43,14 +29,6 @@ fn follow(a: &Emulator, b: &Emulator, extra: &[&str], cp: &Path, log: &Path) -> 
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .expect("spawn abshift")
-}
-
-async fn stop(mut child: Child) {
-    terminate(&child);
-    let st = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(15)))
-        .await
-        .unwrap();
-    assert!(st.success(), "clean stop expected, got {st}");
 }
 
 /// B's keys under `dest` equal A's under `src` (rewritten), values and flags included.
@@ -359,7 +337,7 @@ async fn follow_holds_deletes_through_an_election_and_resumes_from_checkpoint() 
         same(&a, &b, "cfg/", "cfg/")
     })
     .await;
-    stop(child).await;
+    stop(child, Duration::from_secs(15)).await;
     assert!(cp.exists());
     let log1 = std::fs::read_to_string(dir.path().join("1.log")).unwrap();
     assert!(
@@ -376,7 +354,7 @@ async fn follow_holds_deletes_through_an_election_and_resumes_from_checkpoint() 
         same(&a, &b, "cfg/", "cfg/")
     })
     .await;
-    stop(child).await;
+    stop(child, Duration::from_secs(15)).await;
     let log = std::fs::read_to_string(log).unwrap();
     assert!(log.contains("resuming from checkpoint"), "{log}");
 }
@@ -405,7 +383,7 @@ async fn index_going_backwards_forces_a_full_reconcile() {
         same(&a, &b, "k/", "k/")
     })
     .await;
-    stop(child).await;
+    stop(child, Duration::from_secs(15)).await;
     let log = std::fs::read_to_string(log).unwrap();
     assert!(
         log.contains("went backwards") && log.contains("full re-copy"),
@@ -575,7 +553,7 @@ async fn follow_holds_an_emptied_prefix_unless_allow_empty() {
         10,
         "B's prefix emptied without --allow-empty"
     );
-    stop(child).await;
+    stop(child, Duration::from_secs(15)).await;
 
     // With --allow-empty the resumed sync passes the deletion on.
     let log = dir.path().join("2.log");
@@ -586,7 +564,7 @@ async fn follow_holds_an_emptied_prefix_unless_allow_empty() {
         || b.dump().keys().all(|k| !k.starts_with("e/")),
     )
     .await;
-    stop(child).await;
+    stop(child, Duration::from_secs(15)).await;
     assert!(log_has(&log, "resuming from checkpoint"));
 }
 

@@ -9,27 +9,13 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use support::consul::{Consul, ROOT_TOKEN, pair};
-use support::{abshift, terminate, wait_exit};
+use support::{abshift, args, run, stop, text};
 
 type Dump = BTreeMap<String, (Vec<u8>, u64, Option<String>)>;
-
-fn text(o: &[u8]) -> String {
-    String::from_utf8_lossy(o).into_owned()
-}
-
-async fn run(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || abshift().args(&args).output().expect("run abshift"))
-        .await
-        .unwrap()
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
 
 fn follow(a: &Consul, b: &Consul, extra: &[&str], cp: &Path, log: &Path) -> Child {
     abshift()
@@ -49,14 +35,6 @@ fn follow(a: &Consul, b: &Consul, extra: &[&str], cp: &Path, log: &Path) -> Chil
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .expect("spawn abshift")
-}
-
-async fn stop(mut child: Child) {
-    terminate(&child);
-    let st = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(20)))
-        .await
-        .unwrap();
-    assert!(st.success(), "clean stop expected, got {st}");
 }
 
 /// Keys, values and flags (sessions are A's own: not compared).
@@ -177,7 +155,7 @@ async fn follow_carries_puts_deletes_and_deleted_trees_and_resumes_from_checkpoi
         b.dump("cfg/tree/").await.is_empty(),
         "a deleted tree stays deleted"
     );
-    stop(child).await;
+    stop(child, Duration::from_secs(20)).await;
     assert!(cp.exists());
 
     // While stopped: a delete and a put in A. The restart resumes and sees both.
@@ -186,7 +164,7 @@ async fn follow_carries_puts_deletes_and_deleted_trees_and_resumes_from_checkpoi
     let log = dir.path().join("2.log");
     let child = follow(&a, &b, &["--prefix", "cfg/"], &cp, &log);
     converge("resume", &a, &b, "cfg/", Duration::from_secs(30)).await;
-    stop(child).await;
+    stop(child, Duration::from_secs(20)).await;
     let log = std::fs::read_to_string(log).unwrap();
     assert!(log.contains("resuming from checkpoint"), "{log}");
 }
@@ -232,7 +210,7 @@ async fn a_leader_crash_in_a_during_follow_loses_and_resurrects_nothing() {
     );
     assert!(!db.contains_key("app/02"));
     assert_eq!(db["app/01"].0, b"before the crash");
-    stop(child).await;
+    stop(child, Duration::from_secs(20)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,3 +44,29 @@ pub fn wait_exit(
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Output bytes as text, for messages and `contains` checks.
+pub fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+/// Owned arguments from string slices.
+pub fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Runs the binary to the end without blocking the async runtime.
+pub async fn run(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || abshift().args(&args).output().expect("run abshift"))
+        .await
+        .unwrap()
+}
+
+/// SIGTERM to a following sync, which must then stop cleanly within `within`.
+pub async fn stop(mut child: std::process::Child, within: std::time::Duration) {
+    terminate(&child);
+    let st = tokio::task::spawn_blocking(move || wait_exit(&mut child, within))
+        .await
+        .unwrap();
+    assert!(st.success(), "clean stop expected, got {st}");
+}
