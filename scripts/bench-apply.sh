@@ -2,7 +2,8 @@
 # Benchmark of `abshift migrate apply`, in one run on the same clusters:
 #   (a) raw baseline: the same ConfigMaps and Secrets created in B with plain
 #       concurrent POSTs at the same concurrency (the API server's limit)
-#   (b) abshift migrate apply (release build), whole plan, default concurrency 16
+#   (b) abshift migrate apply (release build), whole plan, pinned at --concurrency 16
+#       like (a) (scripts/bench-throughput.sh measures the default, adaptive level)
 #   (c) kubectl get -o json | jq (strip generated fields) | kubectl apply -f -
 # Each writes into its own copy of the namespaces in B (raw-*, bench-*, kctl-*).
 #   scripts/bench-apply.sh [OBJECTS (default 5000)] [NAMESPACES (default 50)]

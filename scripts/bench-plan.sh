@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of `abshift migrate plan`, in one run on the same clusters:
-#   (a) raw API-server limit: paginated lists of every resource type, bodies discarded
+#   (a) raw API-server limit: the resource types abshift lists, in A and B at once,
+#       paginated (500 and 5000 per page), bodies unparsed (crates/kube/examples/rawbench.rs)
 #   (b) abshift migrate plan (release build): wall time and peak RSS
 #   (c) a plain kubectl pipeline: kubectl get <every kind> -A -o json | jq (strip generated fields)
 #   scripts/bench-plan.sh [OBJECTS (default 20000)] [NAMESPACES (default 200)]
@@ -11,6 +12,8 @@ cd "$(dirname "$0")/.."
 N=${1:-20000}; NSS=${2:-200}
 export ABSHIFT_TESTENV=$PWD/target/bench-plan
 bash scripts/install-deps.sh
+cargo build --release --locked --quiet --example rawbench -p abshift-kube
+RAW=$PWD/target/release/examples/rawbench
 # ABSHIFT_BIN measures another build (e.g. an older commit's) on the same script;
 # ABSHIFT_A_VERSION / ABSHIFT_B_VERSION pick the clusters' Kubernetes versions.
 if [[ -n "${ABSHIFT_BIN:-}" ]]; then
@@ -35,7 +38,8 @@ measure() { # label, command...: prints "label seconds peakRSS_MB"
   echo "$label $secs $((kb / 1024))"
 }
 
-raw=$(python3 scripts/bench/k8s_load.py rawlist "$KUBECONFIG" paas-a 8)
+raw=$("$RAW" list --kubeconfig "$KUBECONFIG" --from paas-a --to paas-b --concurrency 8 --page-size 500,5000 \
+  | jq -s 'min_by(.seconds) | {seconds, page_size, pages: (.a.pages + .b.pages), bytes: (.a.bytes + .b.bytes)}')
 plan=$(measure abshift "$ABSHIFT" -v migrate plan --from paas-a --to paas-b -o "$ABSHIFT_TESTENV/plan.json")
 objects=$(jq '.summary.objects' "$ABSHIFT_TESTENV/plan.json")
 skipped=$(jq '.summary.skipped' "$ABSHIFT_TESTENV/plan.json")
@@ -48,11 +52,11 @@ export -f kubectl_pipeline; export kinds
 kctl=$(measure kubectl bash -c kubectl_pipeline)
 
 read -r _ psecs prss <<<"$plan"; read -r _ ksecs krss <<<"$kctl"
-rsecs=$(jq -r .seconds <<<"$raw"); rbytes=$(jq -r .bytes <<<"$raw"); rpages=$(jq -r .pages <<<"$raw")
+rsecs=$(jq -r .seconds <<<"$raw"); rbytes=$(jq -r .bytes <<<"$raw"); rpages=$(jq -r .pages <<<"$raw"); rsize=$(jq -r .page_size <<<"$raw")
 cat <<REPORT
 | what | wall time (s) | peak RSS (MB) | notes |
 |---|---:|---:|---|
-| raw API-server list (8 in flight, limit 500) | $rsecs | – | $rpages pages, $((rbytes / 1048576)) MiB of JSON, bodies discarded |
+| raw list of A and B at once (8 in flight, the faster of pages of 500 and 5000: $rsize) | $rsecs | – | $rpages pages, $((rbytes / 1048576)) MiB of JSON, bodies unparsed |
 | abshift migrate plan (release) | $psecs | $prss | $objects objects planned, $skipped skipped, A and B listed, diffed, graphed |
 | kubectl get -A -o json \| jq | $ksecs | $krss | one kubectl over every kind; no ordering, no skipping, no diff (kubectl's RSS) |
 

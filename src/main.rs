@@ -12,6 +12,12 @@ mod logging;
 
 use cli::Cli;
 
+/// mimalloc rather than the system allocator: a plan of 50,000 objects
+/// allocates and frees millions of small documents on several threads, where
+/// glibc's per-thread arenas cost time and hold memory (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbose, cli.quiet);

@@ -50,12 +50,33 @@ fn apply_survives_429_503_and_dropped_connections_then_reapplies_with_zero_write
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let out = run(&["migrate", "apply", plan, "--yes", "-o", "json"]);
+    let out = run(&["-v", "migrate", "apply", plan, "--yes", "-o", "json"]);
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let log = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "apply through faults failed: {}\n{summary}",
-        String::from_utf8_lossy(&out.stderr)
+        "apply through faults failed: {log}\n{summary}"
+    );
+    // The adaptive level heard the 429s and the 503s, backed off, and -v
+    // says so, naming API Priority and Fairness's priority level.
+    let trace = &summary["concurrency"];
+    assert_eq!(trace["pinned"], false, "{trace}");
+    assert!(trace["throttled"].as_u64().unwrap() > 0, "{trace}");
+    assert!(trace["overloaded"].as_u64().unwrap() > 0, "{trace}");
+    let cut = trace["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["reason"] == "throttled" || c["reason"] == "overloaded")
+        .unwrap_or_else(|| panic!("no back-off in {trace}"));
+    assert!(cut["to"].as_u64() < cut["from"].as_u64(), "{cut}");
+    assert!(
+        log.contains("concurrency: 429 Too Many Requests; backing off")
+            && log.contains(&format!(
+                "apf_priority_level=\"{}\"",
+                fault_proxy::PRIORITY_LEVEL_UID
+            )),
+        "{log}"
     );
     let c = proxy.counters();
     assert!(

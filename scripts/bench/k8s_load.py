@@ -2,14 +2,13 @@
 """Benchmark helpers that talk to a test cluster's API server directly.
 
   k8s_load.py create KUBECONFIG CONTEXT N NAMESPACES   create N ConfigMaps+Secrets (half each) across NAMESPACES namespaces
-  k8s_load.py rawlist KUBECONFIG CONTEXT CONCURRENCY   list every listable+creatable resource, paginated (limit 500), bodies discarded
   k8s_load.py rawcopy KUBECONFIG FROM TO PREFIX CONCURRENCY [post|apply]
         copy the ConfigMaps and Secrets of namespaces bench-* from FROM into PREFIX-* namespaces of TO
         with plain concurrent POSTs (namespaces created first, untimed); prints the timed POST phase
 
 Loopback only: the server comes from the test kubeconfig. Standard library only.
 """
-import base64, concurrent.futures, http.client, json, os, re, ssl, sys, tempfile, threading, time, urllib.parse
+import base64, concurrent.futures, http.client, json, os, ssl, sys, tempfile, threading, time, urllib.parse
 
 def load(kubeconfig, context):
     import subprocess
@@ -72,36 +71,6 @@ def create(kubeconfig, context, n, nss):
         for _ in ex.map(one, range(n)): pass
     print(f"created {n} objects in {nss} namespaces in {time.time() - t:.1f}s", file=sys.stderr)
 
-CONT = re.compile(rb'"continue":"([^"]*)"')
-def rawlist(kubeconfig, context, concurrency):
-    target = load(kubeconfig, context)
-    paths = []
-    s, d = request(target, "GET", "/api/v1")
-    paths += [f"/api/v1/{r['name']}" for r in json.loads(d)["resources"] if "/" not in r["name"] and {"list", "create"} <= set(r["verbs"])]
-    s, d = request(target, "GET", "/apis")
-    for g in json.loads(d)["groups"]:
-        gv = g["preferredVersion"]["groupVersion"]
-        s, d = request(target, "GET", f"/apis/{gv}")
-        if s != 200: continue
-        paths += [f"/apis/{gv}/{r['name']}" for r in json.loads(d)["resources"] if "/" not in r["name"] and {"list", "create"} <= set(r["verbs"])]
-    total = [0, 0]
-    lock = threading.Lock()
-    def drain(path):
-        cont, nbytes, pages = "", 0, 0
-        while True:
-            q = "?limit=500" + ("&continue=" + urllib.parse.quote(cont) if cont else "")
-            s, d = request(target, "GET", path + q)
-            nbytes += len(d); pages += 1
-            m = CONT.search(d[:2048])
-            cont = m.group(1).decode() if m else ""
-            if not cont: break
-        with lock:
-            total[0] += nbytes; total[1] += pages
-    t = time.time()
-    with concurrent.futures.ThreadPoolExecutor(concurrency) as ex:
-        for _ in ex.map(drain, paths): pass
-    print(json.dumps({"seconds": round(time.time() - t, 3), "resources": len(paths), "pages": total[1], "bytes": total[0]}))
-
 def rawcopy(kubeconfig, src_ctx, dst_ctx, prefix, concurrency, mode="post"):
     src, dst = load(kubeconfig, src_ctx), load(kubeconfig, dst_ctx)
     objects = []
@@ -142,6 +111,5 @@ def rawcopy(kubeconfig, src_ctx, dst_ctx, prefix, concurrency, mode="post"):
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "create": create(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
-    elif cmd == "rawlist": rawlist(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif cmd == "rawcopy": rawcopy(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7] if len(sys.argv) > 7 else "post")
     else: sys.exit(__doc__)

@@ -108,12 +108,14 @@ pub struct PlanArgs {
 /// How the clusters are listed (plan, and verify, which plans again).
 #[derive(Debug, Clone, Copy, Args)]
 pub struct ListArgs {
-    /// Objects per list page.
-    #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_SIZE))]
-    pub page_size: u32,
-    /// Lists in flight at once, per cluster.
-    #[arg(long, default_value = "8", value_name = "N", value_parser = in_flight())]
-    pub list_concurrency: NonZeroUsize,
+    /// Objects per list page [default: adaptive, from 500 up to 5000 while
+    /// pages come back full, fast and under 8 MiB].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_SIZE))]
+    pub page_size: Option<u32>,
+    /// Lists in flight at once, per cluster [default: adaptive, from 8 up to
+    /// 32 while throughput rises, backing off on 429s and 5xx].
+    #[arg(long, value_name = "N", value_parser = in_flight())]
+    pub list_concurrency: Option<NonZeroUsize>,
 }
 
 #[derive(Debug, Args)]
@@ -125,9 +127,11 @@ pub struct ApplyArgs {
     /// Server-side dry run of every object against B; writes nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Writes in flight at once within a wave.
-    #[arg(long, default_value = "16", value_parser = in_flight())]
-    pub concurrency: NonZeroUsize,
+    /// Writes in flight at once, fixed [default: adaptive, from 16 up to 128
+    /// while throughput rises, backing off on 429s (after Retry-After), 5xx
+    /// and falling throughput; -v shows each change].
+    #[arg(long, value_name = "N", value_parser = in_flight())]
+    pub concurrency: Option<NonZeroUsize>,
     /// What to do with objects in B that abshift did not create.
     #[arg(long, value_parser = named::<OnConflict>(), default_value = "fail")]
     pub on_conflict: OnConflict,

@@ -132,6 +132,7 @@ fn apply_summary_text(s: &ApplySummary) -> String {
     }
     out.push_str(&t.to_string());
     out.push('\n');
+    out.push_str(&format!("writes in flight: {}\n", s.concurrency.describe()));
     out.push_str(&format!(
         "{}plan {} → '{}': {} write requests, {} retries, {} already done by an earlier run, {:.1}s — {}\n",
         if s.dry_run { "dry run: " } else { "" },

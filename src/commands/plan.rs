@@ -16,7 +16,7 @@ use crate::error::UsageError;
 use abshift_core::model::ResourceType;
 use abshift_core::plan::{Plan, Selection};
 use abshift_kube::cluster::Access;
-use abshift_kube::files::write_atomically;
+use abshift_kube::files::{write_atomically, write_atomically_with};
 use abshift_kube::planner::{PlanRequest, Progress, StackRequest, build_plan};
 
 /// `abshift migrate plan`: reads both clusters (never writing to either) and
@@ -63,10 +63,9 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             source.context, target.context
         )
     })?;
-    let text = plan.to_json();
     match &args.output {
         Some(path) => {
-            write_atomically(path, &text)?;
+            write_atomically_with(path, |w| plan.write_json(w))?;
             if let Some(aside) = abshift_kube::journal::set_aside(path, &plan.id)? {
                 eprintln!(
                     "note: the journal of the plan this file held before was moved to {}",
@@ -75,8 +74,9 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             }
         }
         None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            plan.write_json(&mut out)
+                .and_then(|()| out.flush())
                 .context("writing the plan to stdout")?;
         }
     }

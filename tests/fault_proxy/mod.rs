@@ -49,6 +49,9 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 /// giving up; generous, but it keeps a wedged peer from pinning a task forever.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The priority level an injected 429 names, as API Priority and Fairness does.
+pub const PRIORITY_LEVEL_UID: &str = "fault-proxy-priority-level";
+
 /// One thing the proxy can do to a request instead of passing it through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -642,6 +645,15 @@ async fn handle(
             );
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            // What API Priority and Fairness adds to the requests it classifies.
+            resp.headers_mut().insert(
+                "x-kubernetes-pf-prioritylevel-uid",
+                HeaderValue::from_static(PRIORITY_LEVEL_UID),
+            );
+            resp.headers_mut().insert(
+                "x-kubernetes-pf-flowschema-uid",
+                HeaderValue::from_static("fault-proxy-flowschema"),
+            );
             return Ok(resp);
         }
         Some(Fault::Unavailable) => {

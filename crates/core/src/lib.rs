@@ -10,6 +10,7 @@ pub mod fields;
 pub mod gaps;
 pub mod graph;
 pub mod handover;
+pub mod limit;
 pub mod model;
 pub mod normalize;
 pub mod outcome;

@@ -123,6 +123,9 @@ pub struct ApplySummary {
     pub writes: u64,
     pub retries: u64,
     pub seconds: f64,
+    /// How many writes were in flight, and why it changed (`limit::Limiter`).
+    #[serde(default)]
+    pub concurrency: crate::limit::LimitTrace,
     /// Every object that did not simply succeed, with why.
     pub problems: Vec<ObjectResult>,
     /// Why the run stopped before the end (its journal could not be written):

@@ -350,6 +350,12 @@ impl Plan {
         s
     }
 
+    /// The same text as [`Plan::to_json`], streamed to `out`.
+    pub fn write_json(&self, mut out: impl std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut out, self).map_err(std::io::Error::other)?;
+        out.write_all(b"\n")
+    }
+
     /// Reads and checks a plan file: known version, intact checksum.
     pub fn read(path: &Path) -> Result<Plan, PlanFileError> {
         let shown = path.display().to_string();

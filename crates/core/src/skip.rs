@@ -291,8 +291,13 @@ pub(crate) fn partition(
     };
     let mut kept = Vec::with_capacity(objects.len());
     let mut skipped = Vec::new();
-    for object in objects {
-        match first_match(&object, &ctx) {
+    // The rules read one object each: matched on both cores, split in order.
+    let matched: Vec<Option<&'static SkipRule>> = {
+        use rayon::prelude::*;
+        objects.par_iter().map(|o| first_match(o, &ctx)).collect()
+    };
+    for (object, rule) in objects.into_iter().zip(matched) {
+        match rule {
             Some(rule) => skipped.push(Skipped { object, rule }),
             None => kept.push(object),
         }

@@ -14,10 +14,12 @@ use futures::StreamExt;
 use http::Method;
 use serde_json::{Value, json};
 
+use crate::adaptive::{self, Gate};
 use crate::cluster::{Cluster, ClusterError};
 use crate::journal::{self, ApplyLock, Entry, Journal, JournalError};
 use abshift_core::diff::{Action, MIGRATED_FROM_LABEL, PLAN_ANNOTATION};
 use abshift_core::fields::{FIELDS_ANNOTATION, as_applied, fieldset_digest};
+use abshift_core::limit::{Limiter, LimiterConfig};
 use abshift_core::model::{
     GroupKind, ObjectKey, ObjectRef, ResourceType, path_segment, split_api_version,
 };
@@ -57,8 +59,9 @@ pub enum ApplyError {
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
     pub dry_run: bool,
-    /// Writes in flight within a wave (at least one, by its type).
-    pub concurrency: NonZeroUsize,
+    /// Writes in flight, fixed (`--concurrency`); `None` adapts to B
+    /// (`abshift_core::limit::Limiter`).
+    pub concurrency: Option<NonZeroUsize>,
     pub on_conflict: OnConflict,
     pub allow_drift: bool,
     /// Create CronJobs suspended, recording A's value (`--suspend-cronjobs`).
@@ -128,6 +131,8 @@ struct Ctx<'a> {
     handed_over: HashSet<ObjectKey>,
     /// The first journal error: once set, no further write starts.
     journal_error: Mutex<Option<JournalError>>,
+    /// Paces the writes to B.
+    gate: Gate,
 }
 
 pub async fn apply(
@@ -197,6 +202,14 @@ pub async fn apply(
         digest_key: digest_key_bytes(&plan.digest_key),
         journal_error: Mutex::new(None),
         handed_over: handed_over(plan, opts),
+        gate: Gate::new(
+            match opts.concurrency {
+                Some(n) => Limiter::pinned(n.get()),
+                None => Limiter::new(LimiterConfig::WRITES),
+            },
+            "writes",
+            &target.context,
+        ),
     };
 
     let mut results: Vec<ObjectResult> = Vec::with_capacity(plan.objects.len());
@@ -240,17 +253,20 @@ pub async fn apply(
         }
         let secrets_read = phase.elapsed();
         let ctx_ref = &ctx;
-        let mut wave_results: Vec<ObjectResult> = futures::stream::iter(todo.iter().copied())
-            .map(|o| async move {
+        let level = ctx.gate.limit();
+        let mut wave_results: Vec<ObjectResult> = adaptive::run(
+            &ctx.gate,
+            todo.iter().copied(),
+            |o| async move {
                 if ctx_ref.stopped() {
                     return not_attempted(o);
                 }
-                apply_one(ctx_ref, o).await
-            })
-            .buffer_unordered(opts.concurrency.get())
-            .inspect(|r| progress.done(r))
-            .collect()
-            .await;
+                let pressure = ctx_ref.target.pressure();
+                adaptive::timed(&ctx_ref.gate, pressure, 1, apply_one(ctx_ref, o)).await
+            },
+            |r| progress.done(r),
+        )
+        .await;
         wave_results.sort_by(|a, b| a.object.cmp(&b.object));
         for r in &wave_results {
             if matches!(
@@ -275,12 +291,15 @@ pub async fn apply(
             written_ms = (written - secrets_read).as_millis() as u64,
             ready_ms = (phase.elapsed() - written).as_millis() as u64,
             elapsed_ms = started.elapsed().as_millis() as u64,
+            concurrency_at_start = level,
+            concurrency_at_end = ctx.gate.limit(),
             "wave applied"
         );
         results.extend(wave_results);
         progress.wave_finished(wave);
     }
     let writes = ctx.writes.load(std::sync::atomic::Ordering::Relaxed);
+    let concurrency = ctx.gate.trace();
     let mut stopped = ctx
         .journal_error
         .lock()
@@ -305,6 +324,7 @@ pub async fn apply(
         retries: target.retry_count() + source.retry_count(),
         seconds: started.elapsed().as_secs_f64(),
         stopped,
+        concurrency,
         ..Default::default()
     };
     for r in &results {
@@ -949,7 +969,7 @@ async fn prefetch_secrets(ctx: &Ctx<'_>, todo: &[&PlannedObject]) {
             }
         });
     let map: HashMap<(String, String), Value> = futures::stream::iter(lists)
-        .buffer_unordered(ctx.opts.concurrency.get())
+        .buffer_unordered(ctx.gate.limit())
         .flat_map(futures::stream::iter)
         .collect()
         .await;
@@ -1017,7 +1037,7 @@ async fn wait_until_usable(ctx: &Ctx<'_>, created: &[&ObjectResult]) {
         });
     }
     futures::stream::iter(checks)
-        .buffer_unordered(ctx.opts.concurrency.get())
+        .buffer_unordered(ctx.gate.limit())
         .collect::<Vec<()>>()
         .await;
 }

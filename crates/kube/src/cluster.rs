@@ -3,6 +3,7 @@
 //! leaves the process, so no code path can write to cluster A.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::{Method, Request};
@@ -11,6 +12,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::adaptive::Gate;
+use abshift_core::limit::PageSizer;
 use abshift_core::model::{ResourceType, path_segment};
 
 use crate::kube_error::describe_kube_error;
@@ -80,6 +83,67 @@ pub struct Cluster {
     pub kubeconfig: String,
     client: Client,
     retries: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pressure: std::sync::Arc<Pressure>,
+}
+
+/// What a server has said about its load since the connection was made: 429s
+/// (with `Retry-After` and API Priority and Fairness's priority level), and
+/// 5xx, timeouts and dropped connections. Read by the adaptive limits
+/// (`crate::adaptive`); counted per attempt, retries included.
+#[derive(Debug, Default)]
+pub struct Pressure {
+    throttled: AtomicU64,
+    overloaded: AtomicU64,
+    /// The longest `Retry-After` (ms) since the last `take_retry_after`.
+    retry_after_ms: AtomicU64,
+    /// `X-Kubernetes-PF-PriorityLevel-UID` of the last 429 that carried it:
+    /// API Priority and Fairness turned it away, not the plain in-flight limit.
+    priority_level: std::sync::Mutex<Option<String>>,
+}
+
+impl Pressure {
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+    pub fn overloaded(&self) -> u64 {
+        self.overloaded.load(Ordering::Relaxed)
+    }
+    /// The longest `Retry-After` seen since the last call, once.
+    pub fn take_retry_after(&self) -> Option<Duration> {
+        match self.retry_after_ms.swap(0, Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+    pub fn priority_level(&self) -> Option<String> {
+        self.priority_level.lock().ok().and_then(|p| p.clone())
+    }
+    fn note(&self, status: http::StatusCode, headers: &http::HeaderMap, retry_after: Option<u64>) {
+        if status.as_u16() == 429 {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+            if let Some(s) = retry_after {
+                self.retry_after_ms
+                    .fetch_max(s.clamp(1, 60) * 1000, Ordering::Relaxed);
+            }
+            if let Some(uid) = headers
+                .get("x-kubernetes-pf-prioritylevel-uid")
+                .and_then(|v| v.to_str().ok())
+                && let Ok(mut p) = self.priority_level.lock()
+            {
+                *p = Some(uid.to_string());
+            }
+        } else if status.is_server_error() {
+            self.overloaded.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    fn note_failure(&self) {
+        self.overloaded.fetch_add(1, Ordering::Relaxed);
+    }
+    #[cfg(test)]
+    pub(crate) fn note_for_test(&self, status: u16, retry_after: Option<u64>) {
+        let status = http::StatusCode::from_u16(status).expect("a status");
+        self.note(status, &http::HeaderMap::new(), retry_after);
+    }
 }
 
 impl std::fmt::Debug for Cluster {
@@ -261,7 +325,13 @@ impl Cluster {
             kubeconfig: shown,
             client,
             retries: Default::default(),
+            pressure: Default::default(),
         })
+    }
+
+    /// What this server has said about its load.
+    pub fn pressure(&self) -> &Pressure {
+        &self.pressure
     }
 
     /// The raw client, for modules that write to B (never handed out for A:
@@ -330,48 +400,99 @@ impl Cluster {
         })
     }
 
-    /// Lists every object of one resource type, page by page, handing each
-    /// object to `keep` as its page arrives, so only what `keep` returns stays
-    /// in memory (the planner drops managedFields and Secret values there). A
-    /// 410 (the continue token expired while paging) restarts the list.
+    /// Lists every object of one resource type in pages of `page_size`; see [`Cluster::list_with`].
     pub async fn list<T>(
         &self,
         rt: &ResourceType,
         namespace: Option<&str>,
         selector: Option<&str>,
         page_size: u32,
+        keep: impl FnMut(Value) -> Option<T>,
+    ) -> Result<Vec<T>, ClusterError> {
+        let paging = Paging {
+            sizer: PageSizer::fixed(page_size),
+            gate: None,
+        };
+        self.list_with(rt, namespace, selector, paging, keep).await
+    }
+
+    /// Lists every object of one resource type, page by page, handing each
+    /// object to `keep` as its page arrives, so only what `keep` returns stays
+    /// in memory (the planner drops managedFields and Secret values there).
+    /// The next page is asked for before this one is parsed (its continue
+    /// token is read from the page's head), so the server works while abshift
+    /// parses. Each page is reported to the paging's gate. A 410 (the continue
+    /// token expired while paging) restarts the list.
+    pub async fn list_with<T>(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        selector: Option<&str>,
+        paging: Paging<'_>,
         mut keep: impl FnMut(Value) -> Option<T>,
     ) -> Result<Vec<T>, ClusterError> {
         const RESTARTS: usize = 3;
         let what = format!("listing {} ({})", rt.plural, rt.api_version());
+        let path = |size: u32, token: Option<&str>| {
+            let mut query = format!("limit={size}");
+            if let Some(t) = token {
+                query.push_str("&continue=");
+                query.push_str(&path_segment(t));
+            }
+            if let Some(s) = selector {
+                query.push_str("&labelSelector=");
+                query.push_str(&path_segment(s));
+            }
+            format!("{}?{query}", rt.collection_path(namespace))
+        };
+        let mut sizer = paging.sizer;
         let mut restarts = 0;
         'restart: loop {
             let mut items = Vec::new();
-            let mut token: Option<String> = None;
+            let mut asked = sizer.size();
+            let mut next = self.page(path(asked, None), &what);
             loop {
-                let mut query = format!("limit={page_size}");
-                if let Some(t) = &token {
-                    query.push_str("&continue=");
-                    query.push_str(&path_segment(t));
+                let (resp, latency) = next.finish(self, &what).await?;
+                let report = |items: usize| {
+                    if let Some(gate) = paging.gate {
+                        gate.record(latency, items as u64, &self.pressure);
+                    }
+                };
+                if resp.status != 200 {
+                    report(0);
                 }
-                if let Some(s) = selector {
-                    query.push_str("&labelSelector=");
-                    query.push_str(&path_segment(s));
-                }
-                let path = format!("{}?{query}", rt.collection_path(namespace));
-                let resp = self.send(Method::GET, &path, None, None, &what).await?;
                 match resp.status.as_u16() {
                     200 => {
-                        let page: ListPage =
-                            serde_json::from_slice(&resp.body).map_err(|e| ClusterError::Api {
+                        // A token means the page came back full.
+                        let scanned = scan_continue(&resp.body);
+                        let mut ahead = None;
+                        if let Some(t) = &scanned {
+                            sizer.page(asked as usize, resp.body.len(), latency);
+                            ahead =
+                                Some((sizer.size(), self.page(path(sizer.size(), Some(t)), &what)));
+                        } else {
+                            sizer.page(0, resp.body.len(), latency);
+                        }
+                        let (token, count) = parse_page(&resp.body, &mut keep, &mut items)
+                            .map_err(|e| ClusterError::Api {
                                 context: self.context.clone(),
                                 what: what.clone(),
                                 detail: format!("unreadable list page: {e}"),
                             })?;
-                        items.extend(page.items.into_iter().filter_map(&mut keep));
-                        token = page.metadata.continue_token.filter(|t| !t.is_empty());
-                        if token.is_none() {
-                            return Ok(items);
+                        drop(resp);
+                        report(count);
+                        let token = token.filter(|t| !t.is_empty());
+                        match (token, ahead) {
+                            (None, _) => return Ok(items),
+                            (Some(t), Some((size, task))) if Some(&t) == scanned.as_ref() => {
+                                asked = size;
+                                next = task;
+                            }
+                            // The head scan missed or misread the token: ask again with the parsed one.
+                            (Some(t), _) => {
+                                asked = sizer.size();
+                                next = self.page(path(asked, Some(&t)), &what);
+                            }
                         }
                     }
                     410 if restarts < RESTARTS => {
@@ -383,6 +504,18 @@ impl Cluster {
                 }
             }
         }
+    }
+
+    /// Starts fetching one list page on its own task (so it proceeds while
+    /// the caller parses the page before it).
+    fn page(&self, path: String, what: &str) -> PageTask {
+        let this = self.clone();
+        let what = what.to_string();
+        PageTask(tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let r = this.send(Method::GET, &path, None, None, &what).await;
+            (r, t.elapsed())
+        }))
     }
 
     /// Sends one request, retrying what is worth retrying: 429 and 5xx (after
@@ -439,6 +572,7 @@ impl Cluster {
                             .get(http::header::RETRY_AFTER)
                             .and_then(|v| v.to_str().ok())
                             .and_then(|v| v.trim().parse::<u64>().ok());
+                        self.pressure.note(status, resp.headers(), retry_after);
                         match http_body_util::BodyExt::collect(resp.into_body()).await {
                             Ok(collected) => Ok((status, retry_after, collected.to_bytes())),
                             Err(e) => Err(format!("connection lost while reading the answer: {e}")),
@@ -458,7 +592,10 @@ impl Cluster {
                         body: body.clone(),
                     });
                 }
-                Err(_) => backoff(attempt),
+                Err(_) => {
+                    self.pressure.note_failure();
+                    backoff(attempt)
+                }
             };
             if attempt >= attempts {
                 return match outcome {
@@ -592,12 +729,118 @@ fn jitter(max: Duration) -> Duration {
     max.mul_f64(f64::from(nanos % 1000) / 1000.0)
 }
 
-#[derive(Deserialize)]
-struct ListPage {
-    #[serde(default)]
-    metadata: ListMeta,
-    #[serde(default)]
-    items: Vec<Value>,
+/// How a list pages: the page sizes to ask for, and the gate each page reports to.
+pub struct Paging<'a> {
+    pub sizer: PageSizer,
+    pub gate: Option<&'a Gate>,
+}
+
+/// A list page being fetched on its own task; dropped, it stops the fetch.
+struct PageTask(tokio::task::JoinHandle<(Result<RawResponse, ClusterError>, Duration)>);
+
+impl PageTask {
+    async fn finish(
+        &mut self,
+        cluster: &Cluster,
+        what: &str,
+    ) -> Result<(RawResponse, Duration), ClusterError> {
+        match (&mut self.0).await {
+            Ok((r, latency)) => r.map(|r| (r, latency)),
+            Err(e) => Err(ClusterError::Api {
+                context: cluster.context.clone(),
+                what: what.to_string(),
+                detail: format!("the page's task ended: {e}"),
+            }),
+        }
+    }
+}
+
+impl Drop for PageTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The continue token from a list page's head, without parsing the page:
+/// the API server writes `metadata` before `items`. `None` when absent or
+/// escaped (the parsed page is then the only word).
+fn scan_continue(body: &[u8]) -> Option<String> {
+    const KEY: &[u8] = b"\"continue\":\"";
+    let head = &body[..body.len().min(4096)];
+    let at = head.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let rest = &head[at..];
+    let end = rest.iter().position(|b| *b == b'"' || *b == b'\\')?;
+    (rest[end] == b'"' && end > 0)
+        .then(|| String::from_utf8(rest[..end].to_vec()).ok())
+        .flatten()
+}
+
+/// Parses one list page, handing each item to `keep` as soon as it is parsed,
+/// so only one item is a parsed document at a time (a page of 5,000 parsed
+/// at once would be several times its JSON size). Returns the continue token
+/// and the number of items.
+fn parse_page<T>(
+    body: &[u8],
+    keep: &mut impl FnMut(Value) -> Option<T>,
+    out: &mut Vec<T>,
+) -> Result<(Option<String>, usize), serde_json::Error> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    struct Page<'a, T, F>(&'a mut F, &'a mut Vec<T>);
+    struct Items<'a, T, F>(&'a mut F, &'a mut Vec<T>);
+
+    impl<'de, T, F: FnMut(Value) -> Option<T>> Visitor<'de> for Page<'_, T, F> {
+        type Value = (Option<String>, usize);
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a Kubernetes list")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let (mut token, mut count) = (None, 0);
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "metadata" => token = map.next_value::<ListMeta>()?.continue_token,
+                    "items" => count = map.next_value_seed(Items(&mut *self.0, &mut *self.1))?,
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok((token, count))
+        }
+    }
+
+    impl<'de, T, F: FnMut(Value) -> Option<T>> DeserializeSeed<'de> for Items<'_, T, F> {
+        type Value = usize;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de, T, F: FnMut(Value) -> Option<T>> Visitor<'de> for Items<'_, T, F> {
+        type Value = usize;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list's items")
+        }
+        // An empty list may come as `"items": null`.
+        fn visit_unit<E>(self) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut count = 0;
+            while let Some(item) = seq.next_element::<Value>()? {
+                count += 1;
+                if let Some(kept) = (self.0)(item) {
+                    self.1.push(kept);
+                }
+            }
+            Ok(count)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = (&mut de).deserialize_map(Page(keep, out))?;
+    de.end()?;
+    Ok(parsed)
 }
 
 #[derive(Deserialize, Default)]
@@ -642,6 +885,42 @@ fn is_write_refusal(err: &kube::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_is_parsed_item_by_item_into_what_keep_returns() {
+        let body = br#"{"kind":"ConfigMapList","items":[{"metadata":{"name":"a"}},{"metadata":{"name":"skip"}},{"metadata":{"name":"b"}}],"apiVersion":"v1","metadata":{"continue":"tok"}}"#;
+        let mut out = Vec::new();
+        let mut keep = |v: Value| {
+            let name = v["metadata"]["name"].as_str()?.to_string();
+            (name != "skip").then_some(name)
+        };
+        let (token, count) = parse_page(body, &mut keep, &mut out).unwrap();
+        assert_eq!((token.as_deref(), count), (Some("tok"), 3));
+        assert_eq!(out, ["a", "b"]);
+        let (token, count) =
+            parse_page(br#"{"metadata":{},"items":null}"#, &mut keep, &mut out).unwrap();
+        assert_eq!((token, count), (None, 0));
+        assert!(parse_page(br#"{"items":[{"#, &mut keep, &mut out).is_err());
+        assert!(parse_page(br#"{"items":[]} trailing"#, &mut keep, &mut out).is_err());
+    }
+
+    #[test]
+    fn the_continue_token_is_read_from_the_page_head() {
+        let page = br#"{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"9","continue":"eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6OX0=","remainingItemCount":3},"items":[{"metadata":{"name":"continue"}}]}"#;
+        assert_eq!(
+            scan_continue(page).as_deref(),
+            Some("eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6OX0=")
+        );
+        // The last page: no token, even if an item's data says "continue".
+        let last = br#"{"metadata":{"resourceVersion":"9"},"items":[{"data":{"k":"\"continue\":\"x\""}}]}"#;
+        assert_eq!(scan_continue(last), None);
+        // An escaped token is left to the parser.
+        assert_eq!(
+            scan_continue(br#"{"metadata":{"continue":"a\u002bb"}}"#),
+            None
+        );
+        assert_eq!(scan_continue(br#"{"metadata":{"continue":""}}"#), None);
+    }
 
     #[test]
     fn read_only_guard_refuses_every_write_method() {

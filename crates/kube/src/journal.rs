@@ -204,6 +204,11 @@ impl Sink for File {
     }
 }
 
+/// The shortest time between two journal fsyncs. A crash loses at most the
+/// entries of the last interval: those objects are in B, and a re-run finds
+/// them there (a POST answered 409 becomes a server-side apply).
+pub const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Handle to the writer task, which groups queued entries into one write and
 /// one fsync. Its first failure is kept in `failed` and ends it, so `record`
 /// and `failed` report it at once and nothing is written after a gap.
@@ -273,7 +278,15 @@ impl Journal {
         let (tx, mut rx) = mpsc::unbounded_channel::<Entry>();
         let task = tokio::task::spawn_blocking(move || {
             let mut buf = String::new();
+            let mut last_sync: Option<std::time::Instant> = None;
             while let Some(first) = rx.blocking_recv() {
+                // At most one fsync per SYNC_INTERVAL: each one competes with
+                // B's own etcd for the disk when both share it (the local
+                // clusters do). The entries of the interval wait and go together.
+                if let Some(wait) = last_sync.and_then(|t| SYNC_INTERVAL.checked_sub(t.elapsed())) {
+                    std::thread::sleep(wait);
+                }
+                last_sync = Some(std::time::Instant::now());
                 buf.clear();
                 push_line(&mut buf, &first);
                 // Group commit: everything already queued goes out with one fsync.

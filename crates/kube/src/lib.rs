@@ -3,6 +3,7 @@
 //! with its journal, verify, and the hand-over of singleton work (`cutover`).
 //! Decisions are delegated to `abshift_core`.
 
+pub mod adaptive;
 pub mod apply;
 pub mod cluster;
 pub mod discovery;

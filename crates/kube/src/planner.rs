@@ -6,13 +6,14 @@ use std::collections::{BTreeSet, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use futures::StreamExt;
 use serde_json::Value;
 
-use crate::cluster::{Cluster, ClusterError};
+use crate::adaptive::{self, Gate};
+use crate::cluster::{Cluster, ClusterError, Paging};
 pub use abshift_core::assemble::TargetCopies;
-use abshift_core::assemble::{Fetched, assemble, kind_selected, reduce};
+use abshift_core::assemble::{Fetched, TargetObject, assemble, kind_selected, reduce};
 use abshift_core::gaps::{self, Gap, Side, Unread, Verdict};
+use abshift_core::limit::{Limiter, LimiterConfig, PageSizer};
 use abshift_core::model::{ObjectKey, ResourceType, SourceObject};
 use abshift_core::plan::{ClusterInfo, Plan, Selection, Warning};
 use abshift_core::select::{LabelSelector, Scope, SelectorError};
@@ -25,9 +26,26 @@ pub struct PlanRequest {
     /// A stack to resolve against A before listing (`--stack`); verify passes
     /// none, because the plan's selection already holds the resolved namespaces.
     pub stack: Option<StackRequest>,
-    pub page_size: u32,
-    /// Lists in flight per cluster (at least one, by its type).
-    pub list_concurrency: NonZeroUsize,
+    /// Objects per list page; `None` adapts (`abshift_core::limit::PageSizer`).
+    pub page_size: Option<u32>,
+    /// Lists in flight per cluster; `None` adapts (`abshift_core::limit`).
+    pub list_concurrency: Option<NonZeroUsize>,
+}
+
+impl PlanRequest {
+    /// The pace of one cluster's lists: fixed by the flags, else adaptive.
+    fn gate(&self, cluster: &Cluster) -> Gate {
+        let limiter = match self.list_concurrency {
+            Some(n) => Limiter::pinned(n.get()),
+            None => Limiter::new(LimiterConfig::LISTS),
+        };
+        Gate::new(limiter, "lists", &cluster.context)
+    }
+
+    fn sizer(&self) -> PageSizer {
+        self.page_size
+            .map_or_else(PageSizer::adaptive, PageSizer::fixed)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -201,8 +219,8 @@ pub async fn build_plan_with_targets(
         lists.run(source, &read, Side::A),
         lists.run(target, &target_read, Side::B),
     );
-    let (source_objects, source_gaps, outside) = source_listed?;
-    let (target_objects, target_gaps, _) = target_listed?;
+    let (source_objects, _, source_gaps, outside) = source_listed?;
+    let (_, target_objects, target_gaps, _) = target_listed?;
     phase("both clusters listed");
     gaps.extend(source_gaps);
     gaps.extend(target_gaps);
@@ -287,11 +305,21 @@ struct Lists<'a> {
     digest_key: &'a [u8],
 }
 
-/// What a list keeps of one item: the object, or only that it exists.
+/// What a list keeps of one item: A's object, B's (packed), or only that it exists.
 enum Kept {
     Object(SourceObject),
+    Target(TargetObject),
     Exists(ObjectKey),
 }
+
+/// One cluster's lists: its objects (A's or B's), failed reads, and the keys
+/// of A's objects outside the selection.
+type Listed = (
+    Vec<SourceObject>,
+    Vec<TargetObject>,
+    Vec<Gap>,
+    HashSet<ObjectKey>,
+);
 
 impl Lists<'_> {
     /// Namespaces to list namespaced kinds in: `None` means cluster-wide. A
@@ -316,7 +344,7 @@ impl Lists<'_> {
         cluster: &Cluster,
         read: &[Arc<ResourceType>],
         side: Side,
-    ) -> Result<(Vec<SourceObject>, Vec<Gap>, HashSet<ObjectKey>), ClusterError> {
+    ) -> Result<Listed, ClusterError> {
         let is_source = side == Side::A;
         let scopes = self.namespace_scopes();
         let mut jobs: Vec<(Arc<ResourceType>, Option<String>)> = Vec::new();
@@ -328,18 +356,27 @@ impl Lists<'_> {
                 _ => jobs.push((rt.clone(), None)),
             }
         }
-        let results: Vec<_> = futures::stream::iter(jobs)
-            .map(|(rt, ns)| async move {
+        let gate = self.req.gate(cluster);
+        let gate = &gate;
+        let results = adaptive::run(
+            gate,
+            jobs,
+            |(rt, ns)| async move {
                 let keep = |item: Value| self.keep(&rt, item, is_source);
+                let paging = Paging {
+                    sizer: self.req.sizer(),
+                    gate: Some(gate),
+                };
                 let r = cluster
-                    .list(&rt, ns.as_deref(), None, self.req.page_size, keep)
+                    .list_with(&rt, ns.as_deref(), None, paging, keep)
                     .await;
                 (rt, ns, r)
-            })
-            .buffer_unordered(self.req.list_concurrency.get())
-            .collect()
-            .await;
+            },
+            |_| {},
+        )
+        .await;
         let mut objects = Vec::new();
+        let mut targets = Vec::new();
         let mut outside = HashSet::new();
         let mut gaps = Vec::new();
         let mut results = results;
@@ -351,6 +388,7 @@ impl Lists<'_> {
                     for item in items {
                         match item {
                             Kept::Object(o) => objects.push(o),
+                            Kept::Target(t) => targets.push(t),
                             Kept::Exists(k) => {
                                 outside.insert(k);
                             }
@@ -373,7 +411,7 @@ impl Lists<'_> {
                 Err(e) => return Err(e),
             }
         }
-        Ok((objects, gaps, outside))
+        Ok((objects, targets, gaps, outside))
     }
 
     fn keep(&self, rt: &Arc<ResourceType>, item: Value, is_source: bool) -> Option<Kept> {
@@ -384,7 +422,8 @@ impl Lists<'_> {
         let excluded = own_ns.is_some_and(|n| self.scope.exclude_namespaces.contains(n));
         if !is_source {
             // B: everything in the listed scope, for lookups by key.
-            return (!excluded).then(|| Kept::Object(reduce(rt.clone(), item, self.digest_key)));
+            return (!excluded)
+                .then(|| Kept::Target(TargetObject::pack(rt.clone(), item, self.digest_key)));
         }
         let wanted = if !rt.namespaced {
             // Cluster-scoped (Namespaces too): the closure decides in a partial plan.
@@ -458,8 +497,8 @@ mod tests {
         let req = PlanRequest {
             selection: sel.clone(),
             stack: None,
-            page_size: 1,
-            list_concurrency: NonZeroUsize::MIN,
+            page_size: Some(1),
+            list_concurrency: Some(NonZeroUsize::MIN),
         };
         let lists = Lists {
             req: &req,
@@ -469,7 +508,7 @@ mod tests {
             digest_key: b"k",
         };
         match lists.keep(&Arc::new(rt.clone()), item, is_source) {
-            Some(Kept::Object(_)) => "object",
+            Some(Kept::Object(_)) | Some(Kept::Target(_)) => "object",
             Some(Kept::Exists(_)) => "exists",
             None => "dropped",
         }

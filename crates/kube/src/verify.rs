@@ -75,13 +75,14 @@ impl VerifyReport {
 }
 
 /// Re-reads both clusters with the plan's selection (`page_size` objects per
-/// list page, `list_concurrency` lists in flight per cluster) and compares.
+/// list page, `list_concurrency` lists in flight per cluster: `None` adapts)
+/// and compares.
 pub async fn verify(
     plan: &Plan,
     source: &Cluster,
     target: &Cluster,
-    page_size: u32,
-    list_concurrency: std::num::NonZeroUsize,
+    page_size: Option<u32>,
+    list_concurrency: Option<std::num::NonZeroUsize>,
 ) -> Result<VerifyReport, VerifyError> {
     crate::apply::check_clusters(plan, source, target).await?;
     let req = PlanRequest {

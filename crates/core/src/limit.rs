@@ -1,0 +1,560 @@
+//! How many requests to keep in flight against an API server abshift knows
+//! nothing about, and how large a list page to ask for. Pure state machines:
+//! the caller reports each finished request and the clock, these answer.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What the server said about one finished request, as far as load goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Served (whatever the status: a 409 or a 422 says nothing about load).
+    Served,
+    /// A 429: API Priority and Fairness or the in-flight limit turned a request
+    /// away; `retry_after` is the server's own `Retry-After`.
+    Throttled { retry_after: Option<Duration> },
+    /// A 5xx, a timeout or a dropped connection: the server is struggling.
+    Overloaded,
+}
+
+/// The limiter's tuning. The defaults are the product's; tests shrink the window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimiterConfig {
+    /// Where to start: well below the server's own in-flight limits, high
+    /// enough that a small run is not slower than the old fixed default (16).
+    pub initial: usize,
+    pub min: usize,
+    /// Never more in flight than this: a ceiling below kube-apiserver's own
+    /// in-flight limits (`--max-mutating-requests-inflight` defaults to 200).
+    pub max: usize,
+    /// A measurement lasts at least this long (and at least two rounds of the
+    /// current level), so one slow request does not steer the level.
+    pub window: Duration,
+    /// Doubling the level must raise throughput by this fraction to continue
+    /// the first, fast search; below it the level settles.
+    pub doubling_gain: f64,
+    /// A probe of one step up is kept only if throughput rises by this fraction.
+    pub probe_gain: f64,
+    /// Throughput this far below the held level's, with latency doubled, in
+    /// `LOW_STREAK` measurements in a row (and no 429 or 5xx): the server got
+    /// slower, and the level steps down by `backoff`.
+    pub fall: f64,
+    /// Measurements between probes once settled.
+    pub probe_every: u32,
+    /// The level after a 429 or 5xx is this fraction of the one before.
+    pub backoff: f64,
+}
+
+impl LimiterConfig {
+    /// Writes in `migrate apply`.
+    pub const WRITES: LimiterConfig = LimiterConfig {
+        initial: 32,
+        min: 1,
+        max: 128,
+        window: Duration::from_millis(300),
+        doubling_gain: 0.05,
+        probe_gain: 0.02,
+        fall: 0.25,
+        probe_every: 4,
+        backoff: 0.7,
+    };
+    /// Lists in flight per cluster in `migrate plan` and `migrate verify`.
+    pub const LISTS: LimiterConfig = LimiterConfig {
+        initial: 8,
+        max: 32,
+        ..LimiterConfig::WRITES
+    };
+}
+
+/// Why the level changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// Doubling still paid: the fast search goes on.
+    ThroughputRose,
+    /// Doubling no longer paid: settled between the last two levels.
+    Settled,
+    /// A probe one step up paid and is kept.
+    ProbeKept,
+    /// A probe one step up (from the held level).
+    Probe,
+    /// The probe did not pay: back to the held level.
+    ProbeReverted,
+    /// Throughput fell at the same level: the server got slower.
+    ThroughputFell,
+    /// B answered 429 (API Priority and Fairness or its in-flight limit).
+    Throttled,
+    /// B answered 5xx, timed out or dropped connections.
+    Overloaded,
+}
+
+impl Reason {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Reason::ThroughputRose => "throughput rose with the level",
+            Reason::Settled => "doubling no longer raised throughput; settled",
+            Reason::ProbeKept => "one step up raised throughput; kept",
+            Reason::Probe => "probing a quarter up",
+            Reason::ProbeReverted => "one step up did not raise throughput; back",
+            Reason::ThroughputFell => {
+                "throughput fell and latency rose at the same level; stepping down"
+            }
+            Reason::Throttled => "429 Too Many Requests; backing off",
+            Reason::Overloaded => "5xx, timeouts or dropped connections; backing off",
+        }
+    }
+}
+
+/// One change of level, for `-v` and the apply summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    /// Milliseconds since the limiter started.
+    pub at_ms: u64,
+    pub from: usize,
+    pub to: usize,
+    pub reason: Reason,
+    /// Completed units per second in the measurement that decided (0 for a
+    /// back-off, which does not wait for one).
+    pub per_sec: f64,
+    /// Mean latency of that measurement, milliseconds.
+    pub mean_ms: f64,
+}
+
+/// What a run did with its concurrency, reported in the apply summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitTrace {
+    /// `--concurrency N` fixed the level.
+    pub pinned: bool,
+    pub initial: usize,
+    pub last: usize,
+    pub highest: usize,
+    pub throttled: u64,
+    pub overloaded: u64,
+    pub changes: Vec<Change>,
+}
+
+/// Changes kept in a trace (a probe every second or so: hours of applying).
+const MAX_CHANGES: usize = 5000;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Level {
+    limit: usize,
+    per_sec: f64,
+    mean_ms: f64,
+}
+
+impl LimitTrace {
+    /// One line for a human summary.
+    pub fn describe(&self) -> String {
+        let mut s = if self.pinned {
+            format!("fixed at {} (--concurrency)", self.last)
+        } else {
+            format!(
+                "adaptive: started at {}, highest {}, ended at {} ({} changes; -v shows them)",
+                self.initial,
+                self.highest,
+                self.last,
+                self.changes.len()
+            )
+        };
+        if self.throttled + self.overloaded > 0 {
+            s.push_str(&format!(
+                "; the server answered 429 {} times and 5xx/timed out {} times",
+                self.throttled, self.overloaded
+            ));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Pinned,
+    /// Doubling while each doubling pays.
+    Search,
+    /// Holding a level, probing one step up now and then.
+    Hold,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    started: Duration,
+    units: u64,
+    requests: u64,
+    latency: Duration,
+    starved: bool,
+}
+
+impl Window {
+    fn new(now: Duration) -> Window {
+        Window {
+            started: now,
+            units: 0,
+            requests: 0,
+            latency: Duration::ZERO,
+            starved: false,
+        }
+    }
+}
+
+/// Measurements a level needs before the search or a probe judges it: the
+/// better of them counts, so one window caught in a stall of the server
+/// (etcd's fsync, a garbage collection: seen here every few seconds) does not
+/// end a search that was paying.
+const MEASURES_PER_LEVEL: usize = 2;
+/// Measurements in a row that must each show the held level's throughput
+/// fallen and its latency risen before the level steps down.
+const LOW_STREAK: u32 = 5;
+/// When the search ends, the higher level is held unless it measured this
+/// much below the lower one.
+const SETTLE_TOLERANCE: f64 = 0.10;
+
+/// An adaptive concurrency limit. A fast search doubles the level while each
+/// doubling raises throughput; then the level is held and probed one step up
+/// now and then (kept if it pays). A 429 or 5xx cuts it at once (once per
+/// measurement; `Retry-After` holds new requests), and throughput that stays
+/// down while latency stays up steps it down. Throughput, not latency, leads:
+/// on a saturated server latency grows with the level anyway (Little's law),
+/// so latency alone would stop below the server's best rate.
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    cfg: LimiterConfig,
+    limit: usize,
+    mode: Mode,
+    window: Window,
+    /// Measurements at the current level since it was set.
+    at_level: Vec<Level>,
+    /// The best level of the search, or the held level once settled.
+    best: Option<Level>,
+    /// While probing: the level probed from.
+    probing_from: Option<Level>,
+    since_probe: u32,
+    low_streak: u32,
+    last_backoff: Option<Duration>,
+    hold_until: Option<Duration>,
+    trace: LimitTrace,
+}
+
+impl Limiter {
+    pub fn new(cfg: LimiterConfig) -> Limiter {
+        let limit = cfg.initial.clamp(cfg.min.max(1), cfg.max.max(1));
+        Limiter {
+            cfg,
+            limit,
+            mode: Mode::Search,
+            window: Window::new(Duration::ZERO),
+            at_level: Vec::new(),
+            best: None,
+            probing_from: None,
+            since_probe: 0,
+            low_streak: 0,
+            last_backoff: None,
+            hold_until: None,
+            trace: LimitTrace {
+                initial: limit,
+                last: limit,
+                highest: limit,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// A fixed level (`--concurrency N`); it still honours `Retry-After`.
+    pub fn pinned(limit: usize) -> Limiter {
+        let mut l = Limiter::new(LimiterConfig {
+            initial: limit.max(1),
+            min: limit.max(1),
+            max: limit.max(1),
+            ..LimiterConfig::WRITES
+        });
+        l.mode = Mode::Pinned;
+        l.trace.pinned = true;
+        l
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// No request should start before this (a `Retry-After`), if set.
+    pub fn hold_until(&self) -> Option<Duration> {
+        self.hold_until
+    }
+
+    pub fn trace(&self) -> &LimitTrace {
+        &self.trace
+    }
+
+    /// Starts a fresh measurement (a new wave: the last one ended with a
+    /// tail of fewer requests than the level, which says nothing of the server).
+    pub fn restart(&mut self, now: Duration) {
+        self.window = Window::new(now);
+    }
+
+    /// The caller had nothing left to start while below the level: this
+    /// measurement says nothing of the server's capacity.
+    pub fn starved(&mut self) {
+        self.window.starved = true;
+    }
+
+    /// One request finished after `latency`, completing `units` of work
+    /// (objects written, items listed).
+    pub fn record(&mut self, now: Duration, latency: Duration, units: u64, signal: Signal) {
+        match signal {
+            Signal::Throttled { retry_after } => {
+                self.trace.throttled += 1;
+                if let Some(wait) = retry_after {
+                    let until = now + wait;
+                    self.hold_until = Some(self.hold_until.map_or(until, |h| h.max(until)));
+                }
+                return self.back_off(now, Reason::Throttled);
+            }
+            Signal::Overloaded => {
+                self.trace.overloaded += 1;
+                return self.back_off(now, Reason::Overloaded);
+            }
+            Signal::Served => {}
+        }
+        if self.hold_until.is_some_and(|h| now >= h) {
+            self.hold_until = None;
+        }
+        let w = &mut self.window;
+        w.units += units;
+        w.requests += 1;
+        w.latency += latency;
+        let elapsed = now.saturating_sub(w.started);
+        if elapsed < self.cfg.window || w.requests < 2 * self.limit as u64 {
+            return;
+        }
+        let w = std::mem::replace(&mut self.window, Window::new(now));
+        if w.starved || self.mode == Mode::Pinned {
+            return;
+        }
+        let here = Level {
+            limit: self.limit,
+            per_sec: w.units as f64 / elapsed.as_secs_f64(),
+            mean_ms: w.latency.as_secs_f64() * 1000.0 / w.requests as f64,
+        };
+        self.at_level.push(here);
+        self.decide(now, here);
+    }
+
+    /// The best measurement at the current level, once there are enough.
+    fn judged(&self) -> Option<Level> {
+        (self.at_level.len() >= MEASURES_PER_LEVEL).then(|| {
+            *self
+                .at_level
+                .iter()
+                .max_by(|a, b| a.per_sec.total_cmp(&b.per_sec))
+                .expect("measurements")
+        })
+    }
+
+    fn decide(&mut self, now: Duration, last: Level) {
+        let cfg = self.cfg;
+        match self.mode {
+            Mode::Pinned => {}
+            Mode::Search => {
+                let Some(here) = self.judged() else { return };
+                match self.best {
+                    Some(best) if here.per_sec < best.per_sec * (1.0 + cfg.doubling_gain) => {
+                        // Doubling bought little: hold the higher level
+                        // unless it measured clearly worse. Measurements are
+                        // noisy and more in flight costs only latency, so a
+                        // tie goes up, not down.
+                        let held = if here.per_sec >= best.per_sec * (1.0 - SETTLE_TOLERANCE) {
+                            here
+                        } else {
+                            best
+                        };
+                        self.mode = Mode::Hold;
+                        self.best = Some(held);
+                        if held.limit == self.limit {
+                            self.at_level.clear();
+                            self.note(now, held.limit, Reason::Settled, here);
+                        } else {
+                            self.set(now, held.limit, Reason::Settled, here);
+                        }
+                    }
+                    _ => {
+                        self.best = Some(here);
+                        if self.limit >= cfg.max {
+                            self.mode = Mode::Hold;
+                        } else {
+                            let to = (self.limit * 2).min(cfg.max);
+                            self.set(now, to, Reason::ThroughputRose, here);
+                        }
+                    }
+                }
+            }
+            Mode::Hold => {
+                if let Some(from) = self.probing_from {
+                    let Some(here) = self.judged() else { return };
+                    self.probing_from = None;
+                    self.since_probe = 0;
+                    if here.per_sec >= from.per_sec * (1.0 + cfg.probe_gain) {
+                        self.best = Some(here);
+                        self.at_level.clear();
+                        self.note(now, here.limit, Reason::ProbeKept, here);
+                    } else {
+                        self.best = Some(from);
+                        self.set(now, from.limit, Reason::ProbeReverted, here);
+                    }
+                    return;
+                }
+                let Some(held) = self.best else {
+                    self.best = Some(last);
+                    return;
+                };
+                if last.per_sec < held.per_sec * (1.0 - cfg.fall)
+                    && last.mean_ms > 2.0 * held.mean_ms
+                {
+                    self.low_streak += 1;
+                    if self.low_streak >= LOW_STREAK {
+                        let to = ((self.limit as f64 * cfg.backoff) as usize).max(cfg.min);
+                        self.best = None;
+                        self.since_probe = 0;
+                        self.low_streak = 0;
+                        self.set(now, to, Reason::ThroughputFell, last);
+                    }
+                    return;
+                }
+                self.low_streak = 0;
+                // A slowly moving memory of the held level.
+                self.best = Some(Level {
+                    limit: held.limit,
+                    per_sec: 0.75 * held.per_sec + 0.25 * last.per_sec,
+                    mean_ms: 0.75 * held.mean_ms + 0.25 * last.mean_ms,
+                });
+                self.since_probe += 1;
+                if self.since_probe >= cfg.probe_every && self.limit < cfg.max {
+                    let to = (self.limit + (self.limit / 4).max(1)).min(cfg.max);
+                    // Judged like the probe: the better of the last two.
+                    let recent = self.at_level
+                        [self.at_level.len().saturating_sub(MEASURES_PER_LEVEL)..]
+                        .iter()
+                        .copied()
+                        .max_by(|a, b| a.per_sec.total_cmp(&b.per_sec))
+                        .unwrap_or(last);
+                    self.probing_from = Some(recent);
+                    self.set(now, to, Reason::Probe, last);
+                }
+            }
+        }
+    }
+
+    fn back_off(&mut self, now: Duration, reason: Reason) {
+        if self.mode == Mode::Pinned {
+            return;
+        }
+        // One cut per measurement period: the requests already in flight
+        // when the first 429 came back were sent at the old level.
+        if self
+            .last_backoff
+            .is_some_and(|t| now.saturating_sub(t) < self.cfg.window)
+        {
+            return;
+        }
+        self.last_backoff = Some(now);
+        let to = ((self.limit as f64 * self.cfg.backoff) as usize).max(self.cfg.min);
+        self.mode = Mode::Hold;
+        self.probing_from = None;
+        self.since_probe = 0;
+        self.low_streak = 0;
+        self.best = None;
+        let none = Level {
+            limit: self.limit,
+            per_sec: 0.0,
+            mean_ms: 0.0,
+        };
+        self.set(now, to, reason, none);
+    }
+
+    fn set(&mut self, now: Duration, to: usize, reason: Reason, measured: Level) {
+        let from = self.limit;
+        self.limit = to.clamp(self.cfg.min.max(1), self.cfg.max.max(1));
+        self.window = Window::new(now);
+        self.at_level.clear();
+        self.trace.last = self.limit;
+        self.trace.highest = self.trace.highest.max(self.limit);
+        if from != self.limit {
+            self.push(now, from, reason, measured);
+        }
+    }
+
+    /// Records a decision that keeps the level (a probe kept).
+    fn note(&mut self, now: Duration, at: usize, reason: Reason, measured: Level) {
+        self.push(now, at, reason, measured);
+    }
+
+    fn push(&mut self, now: Duration, from: usize, reason: Reason, measured: Level) {
+        if self.trace.changes.len() >= MAX_CHANGES {
+            return;
+        }
+        self.trace.changes.push(Change {
+            at_ms: now.as_millis() as u64,
+            from,
+            to: self.limit,
+            reason,
+            per_sec: (measured.per_sec * 10.0).round() / 10.0,
+            mean_ms: (measured.mean_ms * 100.0).round() / 100.0,
+        });
+    }
+}
+
+/// List page sizes: start at `initial`; while pages come back full, fast and
+/// small, double up to `max`, so a large list costs fewer round trips; halve
+/// when a page is slow or large. `--page-size N` fixes it instead.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PageSizer {
+    size: u32,
+    fixed: bool,
+}
+
+impl PageSizer {
+    pub const INITIAL: u32 = 500;
+    pub const MAX: u32 = 5000;
+    /// Halving stops here.
+    pub const SMALLEST: u32 = 50;
+    /// A page slower than this is not grown, and one twice as slow shrinks.
+    pub const SLOW: Duration = Duration::from_millis(500);
+    /// Nor is a page larger than this (bytes of JSON): parsed, it is several
+    /// times larger in memory.
+    pub const LARGE: usize = 8 << 20;
+
+    pub fn adaptive() -> PageSizer {
+        PageSizer {
+            size: Self::INITIAL,
+            fixed: false,
+        }
+    }
+
+    pub fn fixed(size: u32) -> PageSizer {
+        PageSizer {
+            size: size.max(1),
+            fixed: true,
+        }
+    }
+
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// One page came back: `items` of the `size` asked for, `bytes` long, after `latency`.
+    pub fn page(&mut self, items: usize, bytes: usize, latency: Duration) {
+        if self.fixed {
+            return;
+        }
+        if latency > 2 * Self::SLOW || bytes > 2 * Self::LARGE {
+            self.size = (self.size / 2).max(Self::SMALLEST);
+        } else if items >= self.size as usize && latency < Self::SLOW && bytes < Self::LARGE {
+            self.size = (self.size * 2).min(Self::MAX);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

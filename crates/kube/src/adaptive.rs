@@ -1,0 +1,237 @@
+//! Runs many requests against one cluster at the level `abshift_core::limit`
+//! chooses, learning from what the server says (`cluster::Pressure`): the
+//! writes of `migrate apply` and the lists of `migrate plan` and `verify`.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+
+use crate::cluster::Pressure;
+use abshift_core::limit::{LimitTrace, Limiter, Signal};
+
+/// One limiter, shared by the requests it paces. Completed requests report
+/// through [`Gate::record`]; [`run`] starts new ones up to [`Gate::limit`].
+pub struct Gate {
+    limiter: Mutex<Limiter>,
+    started: Instant,
+    /// The pressure counters as last seen, to tell what is new.
+    seen: Mutex<(u64, u64)>,
+    /// "writes" or "lists", and the cluster's context, for `-v`.
+    what: &'static str,
+    context: String,
+}
+
+impl Gate {
+    pub fn new(limiter: Limiter, what: &'static str, context: &str) -> Gate {
+        Gate {
+            limiter: Mutex::new(limiter),
+            started: Instant::now(),
+            seen: Mutex::new((0, 0)),
+            what,
+            context: context.to_string(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Limiter> {
+        // A panic elsewhere cannot leave a limiter half-updated in a way
+        // that matters: its numbers are advice.
+        self.limiter.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn limit(&self) -> usize {
+        self.lock().limit()
+    }
+
+    pub fn trace(&self) -> LimitTrace {
+        self.lock().trace().clone()
+    }
+
+    fn hold(&self) -> Option<Instant> {
+        self.lock().hold_until().map(|d| self.started + d)
+    }
+
+    fn starved(&self) {
+        self.lock().starved();
+    }
+
+    fn restart(&self) {
+        let now = self.started.elapsed();
+        self.lock().restart(now);
+    }
+
+    /// One request finished after `latency`, completing `units` of work; what
+    /// `pressure` counted since the last call decides how the server felt.
+    pub fn record(&self, latency: Duration, units: u64, pressure: &Pressure) {
+        let signal = {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            let now = (pressure.throttled(), pressure.overloaded());
+            let signal = if now.0 > seen.0 {
+                Signal::Throttled {
+                    retry_after: pressure.take_retry_after(),
+                }
+            } else if now.1 > seen.1 {
+                Signal::Overloaded
+            } else {
+                Signal::Served
+            };
+            *seen = now;
+            signal
+        };
+        let mut limiter = self.lock();
+        let before = limiter.trace().changes.len();
+        limiter.record(self.started.elapsed(), latency, units, signal);
+        for c in &limiter.trace().changes[before..] {
+            let apf = (signal != Signal::Served)
+                .then(|| pressure.priority_level())
+                .flatten();
+            tracing::info!(
+                what = self.what,
+                context = %self.context,
+                from = c.from,
+                to = c.to,
+                per_sec = c.per_sec,
+                mean_ms = c.mean_ms,
+                apf_priority_level = apf.as_deref().unwrap_or(""),
+                "concurrency: {}",
+                c.reason.describe()
+            );
+        }
+    }
+}
+
+/// Runs `f` over `items`, keeping as many in flight as the gate allows and
+/// starting none while a `Retry-After` holds. Each finished result goes to
+/// `done` as it arrives; all are returned (in completion order). The futures
+/// report their own latency to the gate (a list reports each page).
+pub async fn run<T, R, Fut>(
+    gate: &Gate,
+    items: impl IntoIterator<Item = T>,
+    mut f: impl FnMut(T) -> Fut,
+    mut done: impl FnMut(&R),
+) -> Vec<R>
+where
+    Fut: Future<Output = R>,
+{
+    gate.restart();
+    let mut queue = items.into_iter();
+    let mut running = FuturesUnordered::new();
+    let mut out = Vec::new();
+    let mut exhausted = false;
+    loop {
+        let hold = gate.hold().filter(|h| Instant::now() < *h);
+        if hold.is_none() {
+            while running.len() < gate.limit() {
+                match queue.next() {
+                    Some(item) => running.push(f(item)),
+                    None => {
+                        exhausted = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if exhausted && running.len() < gate.limit() {
+            gate.starved();
+        }
+        let next = match hold {
+            None if running.is_empty() => break,
+            None => running.next().await,
+            Some(until) if running.is_empty() => {
+                tokio::time::sleep_until(until.into()).await;
+                continue;
+            }
+            Some(until) => {
+                tokio::select! {
+                    biased;
+                    r = running.next() => r,
+                    () = tokio::time::sleep_until(until.into()) => continue,
+                }
+            }
+        };
+        match next {
+            Some(r) => {
+                done(&r);
+                out.push(r);
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// Times `fut` and reports it to `gate` as `units` of work.
+pub async fn timed<R>(
+    gate: &Gate,
+    pressure: &Pressure,
+    units: u64,
+    fut: impl Future<Output = R>,
+) -> R {
+    let t = Instant::now();
+    let r = fut.await;
+    gate.record(t.elapsed(), units, pressure);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abshift_core::limit::LimiterConfig;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn never_more_in_flight_than_the_level_and_every_item_done() {
+        let gate = Gate::new(Limiter::pinned(3), "writes", "b");
+        let in_flight = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let mut seen = 0;
+        let out = run(
+            &gate,
+            0..50u32,
+            |i| {
+                let (in_flight, peak) = (&in_flight, &peak);
+                async move {
+                    let n = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(n, Ordering::SeqCst);
+                    tokio::task::yield_now().await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    i
+                }
+            },
+            |_| seen += 1,
+        )
+        .await;
+        assert_eq!(out.len(), 50);
+        assert_eq!(seen, 50);
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_holds_new_requests_until_it_passes() {
+        let gate = Gate::new(Limiter::new(LimiterConfig::WRITES), "writes", "b");
+        let pressure = Pressure::default();
+        let start = Instant::now();
+        // The first request comes back 429 with Retry-After: 2.
+        pressure.note_for_test(429, Some(2));
+        gate.record(Duration::from_millis(1), 0, &pressure);
+        assert_eq!(gate.limit(), 22);
+        let starts = Mutex::new(Vec::new());
+        run(
+            &gate,
+            0..3,
+            |_| {
+                starts.lock().unwrap().push(start.elapsed());
+                async {}
+            },
+            |_| {},
+        )
+        .await;
+        let starts = starts.into_inner().unwrap();
+        assert!(
+            starts.iter().all(|s| *s >= Duration::from_secs(2)),
+            "{starts:?}"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Throughput without tuning (issue #17), all figures from one run on one pair
+# of clusters (target/bench-throughput):
+#   1. a raw client (crates/kube/examples/rawbench.rs) copies A's objects into
+#      B with plain POSTs at 8, 16, 32 and 64 in flight, B emptied after each;
+#   2. between the first two levels and the last two: abshift migrate plan (B
+#      empty), then migrate apply with default flags (adaptive concurrency),
+#      peak RSS and where the time goes per wave;
+#   3. the re-plan: abshift migrate plan again with B holding every object,
+#      against the raw listing floor of both clusters (the raw client listing
+#      exactly the resource types abshift lists, bodies unparsed).
+#   scripts/bench-throughput.sh [OBJECTS (default 50000)] [NAMESPACES (default 200)]
+#   env: ABSHIFT_BIN (binary to measure), ABSHIFT_A_VERSION, ABSHIFT_B_VERSION,
+#        RAW_LEVELS (default "8,16,32,64"), RAW_PAGE_SIZES (default "500,5000")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-50000}; NSS=${2:-200}
+LEVELS=${RAW_LEVELS:-8,16,32,64}; PAGES=${RAW_PAGE_SIZES:-500,5000}
+export ABSHIFT_TESTENV=$PWD/target/bench-throughput
+bash scripts/install-deps.sh
+cargo build --release --locked --quiet --example rawbench -p abshift-kube
+RAW=$PWD/target/release/examples/rawbench
+if [[ -n "${ABSHIFT_BIN:-}" ]]; then
+  ABSHIFT=$ABSHIFT_BIN
+else
+  cargo build --release --locked --quiet
+  ABSHIFT=$PWD/target/release/abshift
+fi
+echo "abshift: $ABSHIFT; A ${ABSHIFT_A_VERSION:-1.20.2}, B ${ABSHIFT_B_VERSION:-1.20.2}" >&2
+bash scripts/testenv.sh down >/dev/null 2>&1 || true
+ABSHIFT_TESTENV_OWNER_PID=$$ bash scripts/testenv.sh up
+export KUBECONFIG=$ABSHIFT_TESTENV/kubeconfig
+trap 'bash scripts/testenv.sh down >/dev/null 2>&1 || true' EXIT
+OUT=$ABSHIFT_TESTENV/results; mkdir -p "$OUT"
+python3 scripts/bench/k8s_load.py create "$KUBECONFIG" paas-a "$N" "$NSS"
+
+# measure LABEL CMD...: wall seconds and peak RSS (MB) of one process.
+measure() {
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$OUT/$label.time" "$@" >"$OUT/$label.out" 2>"$OUT/$label.err"
+  read -r secs kb <"$OUT/$label.time"
+  echo "$secs $((kb / 1024))"
+}
+
+# 1. Raw POSTs, one level after another, each into an empty B (its copies
+#    deleted before the next level, so every contender writes into the same B).
+#    B slows down a little with every copy written and deleted, so abshift's
+#    apply runs between the first half of the levels and the second.
+: >"$OUT/raw.jsonl"
+raw_level() {
+  "$RAW" copy --kubeconfig "$KUBECONFIG" --from paas-a --to paas-b --prefix raw --concurrency "$1" | tee -a "$OUT/raw.jsonl" >&2
+  "$RAW" clean --kubeconfig "$KUBECONFIG" --context paas-b --prefix "raw$1-" >&2
+}
+read -ra levels <<<"${LEVELS//,/ }"
+half=$(( (${#levels[@]} + 1) / 2 ))
+for c in "${levels[@]:0:$half}"; do raw_level "$c"; done
+
+# 2. abshift: plan against the empty B, then apply with default flags.
+read -r psecs prss <<<"$(measure plan "$ABSHIFT" -v migrate plan --from paas-a --to paas-b -o "$OUT/plan.json")"
+objects=$(jq '.summary.objects' "$OUT/plan.json")
+read -r asecs arss <<<"$(measure apply "$ABSHIFT" -v migrate apply "$OUT/plan.json" --yes -o json)"
+cp "$OUT/apply.out" "$OUT/apply.json"
+for c in "${levels[@]:$half}"; do raw_level "$c"; done
+
+# 3. The re-plan: B now holds every object. Raw floor first, then abshift.
+"$RAW" list --kubeconfig "$KUBECONFIG" --from paas-a --to paas-b --concurrency 8 --page-size "$PAGES" >"$OUT/rawlist.jsonl"
+read -r rsecs rrss <<<"$(measure replan "$ABSHIFT" -v migrate plan --from paas-a --to paas-b -o "$OUT/replan.json")"
+"$RAW" list --kubeconfig "$KUBECONFIG" --from paas-a --to paas-b --concurrency 8 --page-size "$PAGES" >>"$OUT/rawlist.jsonl"
+
+python3 - "$OUT" "$objects" "$psecs" "$prss" "$asecs" "$arss" "$rsecs" "$rrss" <<'PY'
+import json, sys, re
+out, objects, psecs, prss, asecs, arss, rsecs, rrss = sys.argv[1:]
+objects, psecs, asecs, rsecs = int(objects), float(psecs), float(asecs), float(rsecs)
+raw = [json.loads(l) for l in open(f"{out}/raw.jsonl") if l.strip()]
+lists = [json.loads(l) for l in open(f"{out}/rawlist.jsonl") if l.strip()]
+apply = json.load(open(f"{out}/apply.json"))
+replan = json.load(open(f"{out}/replan.json"))
+best = max(raw, key=lambda r: r["per_sec"])
+rate = objects / asecs
+print("### Apply: default flags against a raw client at fixed concurrency\n")
+print("| what | objects | wall time (s) | objects/s | notes |")
+print("|---|---:|---:|---:|---|")
+for r in raw:
+    print(f"| raw POSTs, {r['concurrency']} in flight | {r['objects']} | {r['seconds']:.2f} | {r['per_sec']:.0f} | timed POSTs only; {r['retries']} retries, {r['failed']} failed |")
+c = apply["concurrency"]
+print(f"| **abshift migrate apply, default flags** | {objects} | {asecs:.2f} | **{rate:.0f}** | whole process; peak RSS {arss} MB; {apply['writes']} writes, {apply['retries']} retries; concurrency {c['initial']} → {c['last']} (highest {c['highest']}) |")
+print(f"\nabshift (whole process) / best raw ({best['concurrency']} in flight) = **{rate / best['per_sec']:.1%}**; "
+      f"inside apply ({apply['seconds']:.2f} s): {objects / apply['seconds'] / best['per_sec']:.1%}\n")
+print("Concurrency over time (abshift -v):\n")
+for ch in c["changes"]:
+    print(f"- {ch['atMs'] / 1000:6.2f} s: {ch['from']} → {ch['to']} ({ch['reason']}; {ch['perSec']:.0f}/s, mean {ch['meanMs']:.1f} ms)")
+print("\nWhere the time goes, per wave (abshift -v):\n")
+print("| wave | objects | Secrets read from A (ms) | written (ms) | ready (ms) | concurrency at start → end |")
+print("|---:|---:|---:|---:|---:|---|")
+for line in open(f"{out}/apply.err"):
+    if "wave applied" not in line: continue
+    f = dict(re.findall(r"(\w+)=(\S+)", line))
+    print(f"| {f['wave']} | {f['objects']} | {f['secrets_read_ms']} | {f['written_ms']} | {f['ready_ms']} | {f['concurrency_at_start']} → {f['concurrency_at_end']} |")
+print("\n### Re-plan: B holds every object\n")
+print("| what | wall time (s) | peak RSS (MB) | notes |")
+print("|---|---:|---:|---|")
+for l in lists:
+    a, b = l["a"], l["b"]
+    print(f"| raw list of A and B at once, page {l['page_size']}, {l['concurrency']} in flight | {l['seconds']:.2f} | – | A {a['pages']} pages / {a['bytes'] >> 20} MiB in {a['seconds']:.2f} s, B {b['pages']} pages / {b['bytes'] >> 20} MiB in {b['seconds']:.2f} s |")
+floor = min(l["seconds"] for l in lists)
+s = replan["summary"]
+print(f"| **abshift migrate plan (re-plan)** | **{rsecs:.2f}** | **{rrss}** | {s['objects']} objects, actions {s.get('byAction', s.get('by_action', {}))} |")
+print(f"| abshift migrate plan (B empty, before apply) | {psecs:.2f} | {prss} | {objects} objects |")
+print(f"\nre-plan / raw floor of both clusters (best raw run, {floor:.2f} s) = **{rsecs / floor:.2f}x**\n")
+print("abshift re-plan phases (-v):\n")
+for line in open(f"{out}/replan.err"):
+    m = re.search(r"INFO\s+(.*?)\s+elapsed_ms=(\d+)", line)
+    if m: print(f"- {m.group(1).strip()}: {m.group(2)} ms")
+PY
