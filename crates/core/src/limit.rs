@@ -12,8 +12,8 @@ pub enum Signal {
     /// Served (whatever the status: a 409 or a 422 says nothing about load).
     Served,
     /// A 429: API Priority and Fairness or the in-flight limit turned a request
-    /// away; `retry_after` is the server's own `Retry-After`.
-    Throttled { retry_after: Option<Duration> },
+    /// away (that request itself waits the server's `Retry-After`).
+    Throttled,
     /// A 5xx, a timeout or a dropped connection: the server is struggling.
     Overloaded,
 }
@@ -24,6 +24,9 @@ pub struct LimiterConfig {
     /// Where to start: well below the server's own in-flight limits, high
     /// enough that a small run is not slower than the old fixed default (16).
     pub initial: usize,
+    /// Never fewer: a server answering 429 to one request in five (as the
+    /// fault tests make it) still gets work done while each throttled request
+    /// waits its `Retry-After`.
     pub min: usize,
     /// Never more in flight than this: a ceiling below kube-apiserver's own
     /// in-flight limits (`--max-mutating-requests-inflight` defaults to 200).
@@ -50,7 +53,7 @@ impl LimiterConfig {
     /// Writes in `migrate apply`.
     pub const WRITES: LimiterConfig = LimiterConfig {
         initial: 32,
-        min: 1,
+        min: 4,
         max: 128,
         window: Duration::from_millis(300),
         doubling_gain: 0.05,
@@ -215,7 +218,7 @@ const SETTLE_TOLERANCE: f64 = 0.10;
 /// An adaptive concurrency limit. A fast search doubles the level while each
 /// doubling raises throughput; then the level is held and probed one step up
 /// now and then (kept if it pays). A 429 or 5xx cuts it at once (once per
-/// measurement; `Retry-After` holds new requests), and throughput that stays
+/// measurement period), and throughput that stays
 /// down while latency stays up steps it down. Throughput, not latency, leads:
 /// on a saturated server latency grows with the level anyway (Little's law),
 /// so latency alone would stop below the server's best rate.
@@ -232,9 +235,10 @@ pub struct Limiter {
     /// While probing: the level probed from.
     probing_from: Option<Level>,
     since_probe: u32,
+    /// A level the search left for a lower one, measured again by the first probe.
+    retest: Option<usize>,
     low_streak: u32,
     last_backoff: Option<Duration>,
-    hold_until: Option<Duration>,
     trace: LimitTrace,
 }
 
@@ -250,9 +254,9 @@ impl Limiter {
             best: None,
             probing_from: None,
             since_probe: 0,
+            retest: None,
             low_streak: 0,
             last_backoff: None,
-            hold_until: None,
             trace: LimitTrace {
                 initial: limit,
                 last: limit,
@@ -262,7 +266,7 @@ impl Limiter {
         }
     }
 
-    /// A fixed level (`--concurrency N`); it still honours `Retry-After`.
+    /// A fixed level (`--concurrency N`).
     pub fn pinned(limit: usize) -> Limiter {
         let mut l = Limiter::new(LimiterConfig {
             initial: limit.max(1),
@@ -277,11 +281,6 @@ impl Limiter {
 
     pub fn limit(&self) -> usize {
         self.limit
-    }
-
-    /// No request should start before this (a `Retry-After`), if set.
-    pub fn hold_until(&self) -> Option<Duration> {
-        self.hold_until
     }
 
     pub fn trace(&self) -> &LimitTrace {
@@ -304,12 +303,8 @@ impl Limiter {
     /// (objects written, items listed).
     pub fn record(&mut self, now: Duration, latency: Duration, units: u64, signal: Signal) {
         match signal {
-            Signal::Throttled { retry_after } => {
+            Signal::Throttled => {
                 self.trace.throttled += 1;
-                if let Some(wait) = retry_after {
-                    let until = now + wait;
-                    self.hold_until = Some(self.hold_until.map_or(until, |h| h.max(until)));
-                }
                 return self.back_off(now, Reason::Throttled);
             }
             Signal::Overloaded => {
@@ -317,9 +312,6 @@ impl Limiter {
                 return self.back_off(now, Reason::Overloaded);
             }
             Signal::Served => {}
-        }
-        if self.hold_until.is_some_and(|h| now >= h) {
-            self.hold_until = None;
         }
         let w = &mut self.window;
         w.units += units;
@@ -376,6 +368,10 @@ impl Limiter {
                             self.at_level.clear();
                             self.note(now, held.limit, Reason::Settled, here);
                         } else {
+                            // Stepping back down may be a stall of the server
+                            // caught at the higher level: the first probe
+                            // measures that level again.
+                            self.retest = Some(self.limit);
                             self.set(now, held.limit, Reason::Settled, here);
                         }
                     }
@@ -430,8 +426,17 @@ impl Limiter {
                     mean_ms: 0.75 * held.mean_ms + 0.25 * last.mean_ms,
                 });
                 self.since_probe += 1;
-                if self.since_probe >= cfg.probe_every && self.limit < cfg.max {
-                    let to = (self.limit + (self.limit / 4).max(1)).min(cfg.max);
+                let due = if self.retest.is_some() {
+                    MEASURES_PER_LEVEL as u32
+                } else {
+                    cfg.probe_every
+                };
+                if self.since_probe >= due && self.limit < cfg.max {
+                    let to = self
+                        .retest
+                        .take()
+                        .unwrap_or(self.limit + (self.limit / 4).max(1))
+                        .min(cfg.max);
                     // Judged like the probe: the better of the last two.
                     let recent = self.at_level
                         [self.at_level.len().saturating_sub(MEASURES_PER_LEVEL)..]
@@ -463,6 +468,7 @@ impl Limiter {
         self.mode = Mode::Hold;
         self.probing_from = None;
         self.since_probe = 0;
+        self.retest = None;
         self.low_streak = 0;
         self.best = None;
         let none = Level {

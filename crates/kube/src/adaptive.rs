@@ -14,6 +14,8 @@ use abshift_core::limit::{LimitTrace, Limiter, Signal};
 
 /// One limiter, shared by the requests it paces. Completed requests report
 /// through [`Gate::record`]; [`run`] starts new ones up to [`Gate::limit`].
+/// A throttled request itself waits the server's `Retry-After` (in
+/// `Cluster::send`); the gate cuts the level.
 pub struct Gate {
     limiter: Mutex<Limiter>,
     started: Instant,
@@ -49,10 +51,6 @@ impl Gate {
         self.lock().trace().clone()
     }
 
-    fn hold(&self) -> Option<Instant> {
-        self.lock().hold_until().map(|d| self.started + d)
-    }
-
     fn starved(&self) {
         self.lock().starved();
     }
@@ -69,9 +67,7 @@ impl Gate {
             let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
             let now = (pressure.throttled(), pressure.overloaded());
             let signal = if now.0 > seen.0 {
-                Signal::Throttled {
-                    retry_after: pressure.take_retry_after(),
-                }
+                Signal::Throttled
             } else if now.1 > seen.1 {
                 Signal::Overloaded
             } else {
@@ -102,10 +98,10 @@ impl Gate {
     }
 }
 
-/// Runs `f` over `items`, keeping as many in flight as the gate allows and
-/// starting none while a `Retry-After` holds. Each finished result goes to
-/// `done` as it arrives; all are returned (in completion order). The futures
-/// report their own latency to the gate (a list reports each page).
+/// Runs `f` over `items`, keeping as many in flight as the gate allows. Each
+/// finished result goes to `done` as it arrives; all are returned (in
+/// completion order). The futures report their own latency to the gate (a
+/// list reports each page).
 pub async fn run<T, R, Fut>(
     gate: &Gate,
     items: impl IntoIterator<Item = T>,
@@ -121,37 +117,16 @@ where
     let mut out = Vec::new();
     let mut exhausted = false;
     loop {
-        let hold = gate.hold().filter(|h| Instant::now() < *h);
-        if hold.is_none() {
-            while running.len() < gate.limit() {
-                match queue.next() {
-                    Some(item) => running.push(f(item)),
-                    None => {
-                        exhausted = true;
-                        break;
-                    }
-                }
+        while !exhausted && running.len() < gate.limit() {
+            match queue.next() {
+                Some(item) => running.push(f(item)),
+                None => exhausted = true,
             }
         }
         if exhausted && running.len() < gate.limit() {
             gate.starved();
         }
-        let next = match hold {
-            None if running.is_empty() => break,
-            None => running.next().await,
-            Some(until) if running.is_empty() => {
-                tokio::time::sleep_until(until.into()).await;
-                continue;
-            }
-            Some(until) => {
-                tokio::select! {
-                    biased;
-                    r = running.next() => r,
-                    () = tokio::time::sleep_until(until.into()) => continue,
-                }
-            }
-        };
-        match next {
+        match running.next().await {
             Some(r) => {
                 done(&r);
                 out.push(r);
@@ -208,30 +183,22 @@ mod tests {
         assert_eq!(peak.load(Ordering::SeqCst), 3);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_retry_after_holds_new_requests_until_it_passes() {
+    #[test]
+    fn a_429_or_a_5xx_counted_by_the_cluster_cuts_the_level() {
         let gate = Gate::new(Limiter::new(LimiterConfig::WRITES), "writes", "b");
         let pressure = Pressure::default();
-        let start = Instant::now();
-        // The first request comes back 429 with Retry-After: 2.
-        pressure.note_for_test(429, Some(2));
+        gate.record(Duration::from_millis(1), 1, &pressure);
+        assert_eq!(gate.limit(), 32);
+        pressure.note_for_test(429);
         gate.record(Duration::from_millis(1), 0, &pressure);
         assert_eq!(gate.limit(), 22);
-        let starts = Mutex::new(Vec::new());
-        run(
-            &gate,
-            0..3,
-            |_| {
-                starts.lock().unwrap().push(start.elapsed());
-                async {}
-            },
-            |_| {},
-        )
-        .await;
-        let starts = starts.into_inner().unwrap();
-        assert!(
-            starts.iter().all(|s| *s >= Duration::from_secs(2)),
-            "{starts:?}"
-        );
+        let t = gate.trace();
+        assert_eq!((t.throttled, t.overloaded), (1, 0));
+        // Only what is new counts: the same counters again are no signal.
+        gate.record(Duration::from_millis(1), 1, &pressure);
+        assert_eq!(gate.trace().throttled, 1);
+        pressure.note_for_test(503);
+        gate.record(Duration::from_millis(1), 0, &pressure);
+        assert_eq!(gate.trace().overloaded, 1);
     }
 }

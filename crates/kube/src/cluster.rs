@@ -87,15 +87,13 @@ pub struct Cluster {
 }
 
 /// What a server has said about its load since the connection was made: 429s
-/// (with `Retry-After` and API Priority and Fairness's priority level), and
+/// (with API Priority and Fairness's priority level), and
 /// 5xx, timeouts and dropped connections. Read by the adaptive limits
 /// (`crate::adaptive`); counted per attempt, retries included.
 #[derive(Debug, Default)]
 pub struct Pressure {
     throttled: AtomicU64,
     overloaded: AtomicU64,
-    /// The longest `Retry-After` (ms) since the last `take_retry_after`.
-    retry_after_ms: AtomicU64,
     /// `X-Kubernetes-PF-PriorityLevel-UID` of the last 429 that carried it:
     /// API Priority and Fairness turned it away, not the plain in-flight limit.
     priority_level: std::sync::Mutex<Option<String>>,
@@ -108,23 +106,12 @@ impl Pressure {
     pub fn overloaded(&self) -> u64 {
         self.overloaded.load(Ordering::Relaxed)
     }
-    /// The longest `Retry-After` seen since the last call, once.
-    pub fn take_retry_after(&self) -> Option<Duration> {
-        match self.retry_after_ms.swap(0, Ordering::Relaxed) {
-            0 => None,
-            ms => Some(Duration::from_millis(ms)),
-        }
-    }
     pub fn priority_level(&self) -> Option<String> {
         self.priority_level.lock().ok().and_then(|p| p.clone())
     }
-    fn note(&self, status: http::StatusCode, headers: &http::HeaderMap, retry_after: Option<u64>) {
+    fn note(&self, status: http::StatusCode, headers: &http::HeaderMap) {
         if status.as_u16() == 429 {
             self.throttled.fetch_add(1, Ordering::Relaxed);
-            if let Some(s) = retry_after {
-                self.retry_after_ms
-                    .fetch_max(s.clamp(1, 60) * 1000, Ordering::Relaxed);
-            }
             if let Some(uid) = headers
                 .get("x-kubernetes-pf-prioritylevel-uid")
                 .and_then(|v| v.to_str().ok())
@@ -140,9 +127,9 @@ impl Pressure {
         self.overloaded.fetch_add(1, Ordering::Relaxed);
     }
     #[cfg(test)]
-    pub(crate) fn note_for_test(&self, status: u16, retry_after: Option<u64>) {
+    pub(crate) fn note_for_test(&self, status: u16) {
         let status = http::StatusCode::from_u16(status).expect("a status");
-        self.note(status, &http::HeaderMap::new(), retry_after);
+        self.note(status, &http::HeaderMap::new());
     }
 }
 
@@ -572,7 +559,7 @@ impl Cluster {
                             .get(http::header::RETRY_AFTER)
                             .and_then(|v| v.to_str().ok())
                             .and_then(|v| v.trim().parse::<u64>().ok());
-                        self.pressure.note(status, resp.headers(), retry_after);
+                        self.pressure.note(status, resp.headers());
                         match http_body_util::BodyExt::collect(resp.into_body()).await {
                             Ok(collected) => Ok((status, retry_after, collected.to_bytes())),
                             Err(e) => Err(format!("connection lost while reading the answer: {e}")),

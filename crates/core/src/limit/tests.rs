@@ -135,28 +135,19 @@ fn a_server_that_gets_slower_makes_it_step_down() {
 }
 
 #[test]
-fn a_429_cuts_the_level_once_per_window_and_holds_new_requests_for_retry_after() {
+fn a_429_cuts_the_level_once_per_window() {
     let mut l = Limiter::new(LimiterConfig::WRITES);
     let at = Duration::from_secs(2);
-    l.record(
-        at,
-        Duration::from_millis(5),
-        0,
-        Signal::Throttled {
-            retry_after: Some(Duration::from_secs(1)),
-        },
-    );
+    l.record(at, Duration::from_millis(5), 0, Signal::Throttled);
     assert_eq!(l.limit(), 22, "32 x 0.7");
-    assert_eq!(l.hold_until(), Some(Duration::from_secs(3)));
     // The requests already in flight come back throttled too: no second cut.
     l.record(
         at + Duration::from_millis(10),
         Duration::from_millis(5),
         0,
-        Signal::Throttled { retry_after: None },
+        Signal::Throttled,
     );
     assert_eq!(l.limit(), 22);
-    assert_eq!(l.hold_until(), Some(Duration::from_secs(3)));
     // A window later, another 429 cuts again; 5xx the same.
     l.record(
         at + Duration::from_millis(300),
@@ -171,14 +162,6 @@ fn a_429_cuts_the_level_once_per_window_and_holds_new_requests_for_retry_after()
         t.changes.iter().map(|c| c.reason).collect::<Vec<_>>(),
         [Reason::Throttled, Reason::Overloaded]
     );
-    // The hold ends once a request completes after it.
-    l.record(
-        Duration::from_secs(4),
-        Duration::from_millis(5),
-        1,
-        Signal::Served,
-    );
-    assert_eq!(l.hold_until(), None);
 }
 
 #[test]
@@ -192,25 +175,18 @@ fn backing_off_never_goes_below_the_minimum() {
             Signal::Overloaded,
         );
     }
-    assert_eq!(l.limit(), 1);
+    assert_eq!(l.limit(), LimiterConfig::WRITES.min);
 }
 
 #[test]
-fn a_pinned_level_never_moves_but_still_honours_retry_after() {
+fn a_pinned_level_never_moves() {
     let mut l = Limiter::pinned(32);
     simulate(&mut l, 5.0, |level, _| 100.0 * level as f64);
-    l.record(
-        Duration::from_secs(6),
-        Duration::ZERO,
-        0,
-        Signal::Throttled {
-            retry_after: Some(Duration::from_secs(2)),
-        },
-    );
+    l.record(Duration::from_secs(6), Duration::ZERO, 0, Signal::Throttled);
     assert_eq!(l.limit(), 32);
-    assert_eq!(l.hold_until(), Some(Duration::from_secs(8)));
     assert!(l.trace().pinned);
     assert!(l.trace().changes.is_empty());
+    assert_eq!(l.trace().throttled, 1);
 }
 
 #[test]
@@ -253,4 +229,28 @@ fn page_sizes_grow_while_pages_are_full_fast_and_small_and_shrink_when_slow() {
     let mut fixed = PageSizer::fixed(200);
     fixed.page(200, 1000, Duration::from_millis(1));
     assert_eq!(fixed.size(), 200);
+}
+
+#[test]
+fn a_stall_that_ends_the_search_early_is_measured_again() {
+    // The server stalls for the whole of the first measurements at 64 (the
+    // first 2 s): the search steps back to 32, then measures 64 again and
+    // keeps it.
+    let mut l = Limiter::new(LimiterConfig::WRITES);
+    simulate(&mut l, 8.0, |level, t| {
+        let r = rate_at(MEASURED, level);
+        if level == 64 && t < 2.0 { r / 3.0 } else { r }
+    });
+    let reasons: Vec<(usize, usize, Reason)> = l
+        .trace()
+        .changes
+        .iter()
+        .map(|c| (c.from, c.to, c.reason))
+        .collect();
+    assert!(
+        reasons.contains(&(64, 32, Reason::Settled)),
+        "the stall must end the search for this test to mean anything: {reasons:?}"
+    );
+    assert!(reasons.contains(&(32, 64, Reason::Probe)), "{reasons:?}");
+    assert!(l.limit() >= 64, "{reasons:?}");
 }
