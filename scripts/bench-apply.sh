@@ -11,20 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-5000}; NSS=${2:-50}; CONC=16
-export ABSHIFT_TESTENV=$PWD/target/bench-apply
-bash scripts/install-deps.sh
-# ABSHIFT_BIN measures another build (e.g. an older commit's) on the same script;
-# ABSHIFT_A_VERSION / ABSHIFT_B_VERSION pick the clusters' Kubernetes versions.
-if [[ -n "${ABSHIFT_BIN:-}" ]]; then
-  ABSHIFT=$ABSHIFT_BIN
-else
-  cargo build --release --locked --quiet
-  ABSHIFT=$PWD/target/release/abshift
-fi
-echo "abshift: $ABSHIFT; A ${ABSHIFT_A_VERSION:-1.20.2}, B ${ABSHIFT_B_VERSION:-1.20.2}" >&2
-bash scripts/testenv.sh down >/dev/null 2>&1 || true
-ABSHIFT_TESTENV_OWNER_PID=$$ bash scripts/testenv.sh up
-export KUBECONFIG=$ABSHIFT_TESTENV/kubeconfig
+source scripts/bench/clusters.sh
+bench_clusters bench-apply
 python3 scripts/bench/k8s_load.py create "$KUBECONFIG" paas-a "$N" "$NSS"
 nslist=$(kubectl --context paas-a get ns -o name | sed 's|namespace/||' | grep '^bench-' | paste -sd, -)
 

@@ -10,22 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}; NSS=${2:-200}
-export ABSHIFT_TESTENV=$PWD/target/bench-plan
-bash scripts/install-deps.sh
-cargo build --release --locked --quiet --example rawbench -p abshift-kube
-RAW=$PWD/target/release/examples/rawbench
-# ABSHIFT_BIN measures another build (e.g. an older commit's) on the same script;
-# ABSHIFT_A_VERSION / ABSHIFT_B_VERSION pick the clusters' Kubernetes versions.
-if [[ -n "${ABSHIFT_BIN:-}" ]]; then
-  ABSHIFT=$ABSHIFT_BIN
-else
-  cargo build --release --locked --quiet
-  ABSHIFT=$PWD/target/release/abshift
-fi
-echo "abshift: $ABSHIFT; A ${ABSHIFT_A_VERSION:-1.20.2}, B ${ABSHIFT_B_VERSION:-1.20.2}" >&2
-bash scripts/testenv.sh down >/dev/null 2>&1 || true
-ABSHIFT_TESTENV_OWNER_PID=$$ bash scripts/testenv.sh up
-export KUBECONFIG=$ABSHIFT_TESTENV/kubeconfig
+source scripts/bench/clusters.sh
+bench_rawbench
+bench_clusters bench-plan
 bash scripts/seed-estate.sh paas-a
 python3 scripts/bench/k8s_load.py create "$KUBECONFIG" paas-a "$N" "$NSS"
 total=$(kubectl --context paas-a get configmaps,secrets -A --no-headers 2>/dev/null | wc -l)
@@ -39,7 +26,7 @@ measure() { # label, command...: prints "label seconds peakRSS_MB"
 }
 
 raw=$("$RAW" list --kubeconfig "$KUBECONFIG" --from paas-a --to paas-b --concurrency 8 --page-size 500,5000 \
-  | jq -s 'min_by(.seconds) | {seconds, page_size, pages: (.a.pages + .b.pages), bytes: (.a.bytes + .b.bytes)}')
+  | jq -s 'min_by(.seconds) | {seconds: (.seconds * 100 | round / 100), page_size, pages: (.a.pages + .b.pages), bytes: (.a.bytes + .b.bytes)}')
 plan=$(measure abshift "$ABSHIFT" -v migrate plan --from paas-a --to paas-b -o "$ABSHIFT_TESTENV/plan.json")
 objects=$(jq '.summary.objects' "$ABSHIFT_TESTENV/plan.json")
 skipped=$(jq '.summary.skipped' "$ABSHIFT_TESTENV/plan.json")

@@ -16,20 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-50000}; NSS=${2:-200}
 LEVELS=${RAW_LEVELS:-8,16,32,64}; PAGES=${RAW_PAGE_SIZES:-500,5000}
-export ABSHIFT_TESTENV=$PWD/target/bench-throughput
-bash scripts/install-deps.sh
-cargo build --release --locked --quiet --example rawbench -p abshift-kube
-RAW=$PWD/target/release/examples/rawbench
-if [[ -n "${ABSHIFT_BIN:-}" ]]; then
-  ABSHIFT=$ABSHIFT_BIN
-else
-  cargo build --release --locked --quiet
-  ABSHIFT=$PWD/target/release/abshift
-fi
-echo "abshift: $ABSHIFT; A ${ABSHIFT_A_VERSION:-1.20.2}, B ${ABSHIFT_B_VERSION:-1.20.2}" >&2
-bash scripts/testenv.sh down >/dev/null 2>&1 || true
-ABSHIFT_TESTENV_OWNER_PID=$$ bash scripts/testenv.sh up
-export KUBECONFIG=$ABSHIFT_TESTENV/kubeconfig
+source scripts/bench/clusters.sh
+bench_rawbench
+bench_clusters bench-throughput
 trap 'bash scripts/testenv.sh down >/dev/null 2>&1 || true' EXIT
 OUT=$ABSHIFT_TESTENV/results; mkdir -p "$OUT"
 python3 scripts/bench/k8s_load.py create "$KUBECONFIG" paas-a "$N" "$NSS"
