@@ -43,7 +43,7 @@ fn free_port() -> u16 {
 }
 
 /// The consul binary, built once per machine by the repo's script.
-fn consul_bin() -> Result<PathBuf, String> {
+pub(crate) fn consul_bin() -> Result<PathBuf, String> {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -59,6 +59,37 @@ fn consul_bin() -> Result<PathBuf, String> {
         Ok(PathBuf::from(dir).join("consul"))
     })
     .clone()
+}
+
+/// Starts a single-node Consul server of datacenter `dc` on loopback, its data
+/// under `dir`, configured by `hcl`, logging to `log`: the plain and the TLS
+/// test servers differ only in their `hcl`.
+pub(crate) fn spawn_agent(
+    bin: &Path,
+    dc: &str,
+    dir: &Path,
+    hcl: &str,
+    log: std::fs::File,
+) -> Result<Child, String> {
+    Command::new(bin)
+        .args(["agent", "-server", "-bootstrap-expect", "1", "-node"])
+        .arg(format!("node-{dc}"))
+        .args(["-datacenter", dc, "-data-dir"])
+        .arg(dir.join("data"))
+        .args([
+            "-bind",
+            "127.0.0.1",
+            "-client",
+            "127.0.0.1",
+            "-advertise",
+            "127.0.0.1",
+        ])
+        .args(["-hcl", hcl, "-log-level", "warn"])
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))
 }
 
 impl Consul {
@@ -98,26 +129,13 @@ impl Consul {
             .append(true)
             .open(self.dir.path().join("consul.log"))
             .map_err(|e| e.to_string())?;
-        let child = Command::new(bin)
-            .args(["agent", "-server", "-bootstrap-expect", "1", "-node"])
-            .arg(format!("node-{}", self.datacenter))
-            .args(["-datacenter", &self.datacenter, "-data-dir"])
-            .arg(self.dir.path().join("data"))
-            .args([
-                "-bind",
-                "127.0.0.1",
-                "-client",
-                "127.0.0.1",
-                "-advertise",
-                "127.0.0.1",
-            ])
-            .args(["-hcl", &hcl, "-log-level", "warn"])
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
-        self.child = Some(child);
+        self.child = Some(spawn_agent(
+            bin,
+            &self.datacenter,
+            self.dir.path(),
+            &hcl,
+            log,
+        )?);
         Ok(())
     }
 

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::consul::{consul_bin, spawn_agent};
+
 /// A throwaway PKI: `ca` signed the server and client certificates; `other_ca` signed nothing.
 pub struct Pki {
     dir: tempfile::TempDir,
@@ -343,20 +345,6 @@ pub struct TlsConsul {
     http: reqwest::Client,
 }
 
-fn consul_bin() -> Result<PathBuf, String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("bash")
-        .arg(root.join("scripts/build-consul.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run scripts/build-consul.sh: {e}"))?;
-    if !out.status.success() {
-        return Err("scripts/build-consul.sh failed (see its output above)".into());
-    }
-    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Ok(PathBuf::from(dir).join("consul"))
-}
-
 impl TlsConsul {
     pub async fn start(dc: &str, pki: &Pki) -> Result<TlsConsul, String> {
         let bin = consul_bin()?;
@@ -377,25 +365,7 @@ impl TlsConsul {
             );
             let log_path = dir.path().join("consul.log");
             let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-            let child = Command::new(&bin)
-                .args(["agent", "-server", "-bootstrap-expect", "1", "-node"])
-                .arg(format!("node-{dc}"))
-                .args(["-datacenter", dc, "-data-dir"])
-                .arg(dir.path().join("data"))
-                .args([
-                    "-bind",
-                    "127.0.0.1",
-                    "-client",
-                    "127.0.0.1",
-                    "-advertise",
-                    "127.0.0.1",
-                ])
-                .args(["-hcl", &hcl, "-log-level", "warn"])
-                .stdout(log.try_clone().map_err(|e| e.to_string())?)
-                .stderr(log)
-                .stdin(Stdio::null())
-                .spawn()
-                .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+            let child = spawn_agent(&bin, dc, dir.path(), &hcl, log)?;
             let mut c = TlsConsul {
                 _child: Owned(child),
                 url: format!("https://127.0.0.1:{https}"),
