@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod allocator;
 mod cli;
 mod commands;
 mod error;
@@ -12,13 +13,8 @@ mod logging;
 
 use cli::Cli;
 
-/// mimalloc rather than the system allocator: a plan of 50,000 objects
-/// allocates and frees millions of small documents on several threads, where
-/// glibc's per-thread arenas cost time and hold memory (docs/benchmarks.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = Cli::parse();
     logging::init(cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

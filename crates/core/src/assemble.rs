@@ -165,13 +165,19 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
     let (mut kept, removed) = split_removed(kept, &choice);
     let removed = removed_kinds(removed, &kept, &mut findings);
     let mut converted = convert_for_target(&mut kept, &choice, &target, &mut findings);
-    kept.sort_by_cached_key(SourceObject::key);
+    // Each object's key, computed once: it orders the plan, indexes the graph
+    // and finds B's copy.
+    let mut kept: Vec<(ObjectKey, SourceObject)> =
+        kept.into_par_iter().map(|o| (o.key(), o)).collect();
+    kept.par_sort_by(|a, b| a.0.cmp(&b.0));
 
-    let nodes: Vec<(ObjectKey, &str, &Value)> = kept
-        .iter()
-        .map(|o| (o.key(), o.resource.plural.as_str(), &o.object))
-        .collect();
-    let layout = graph::layout(&nodes);
+    let layout = {
+        let nodes: Vec<(&ObjectKey, &str, &Value)> = kept
+            .iter()
+            .map(|(k, o)| (k, o.resource.plural.as_str(), &o.object))
+            .collect();
+        graph::layout(&nodes)
+    };
     for c in &layout.cycles {
         let members: Vec<String> = c.members.iter().map(ToString::to_string).collect();
         let removed: Vec<String> = c
@@ -192,6 +198,7 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
     // Kinds B does not serve at the chosen version; a CRD in the plan fixes that itself.
     let planned_crds: HashSet<&str> = kept
         .iter()
+        .map(|(_, o)| o)
         .filter(|o| {
             o.resource.group == "apiextensions.k8s.io"
                 && o.resource.kind == "CustomResourceDefinition"
@@ -204,7 +211,7 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
         .iter()
         .map(|u| (u.resource.group_kind(), u))
         .collect();
-    for o in &kept {
+    for (_, o) in &kept {
         let gk = o.resource.group_kind();
         if unserved.contains_key(&gk)
             && !planned_crds
@@ -229,19 +236,19 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
         ));
     }
 
-    let refs: Vec<_> = kept.iter().map(SourceObject::object_ref).collect();
-    let planned_keys: HashSet<ObjectKey> = kept.iter().map(SourceObject::key).collect();
+    let refs: Vec<_> = kept.iter().map(|(_, o)| o.object_ref()).collect();
+    let mut planned_keys: HashSet<ObjectKey> = HashSet::with_capacity(kept.len());
     let mut differing: TargetCopies = HashMap::new();
     let mut objects = Vec::with_capacity(kept.len());
     // Each comparison reads one object and B's copy of it: decided on both
     // cores, assembled in order.
     let decisions: Vec<Decision> = kept
         .par_iter()
-        .map(|o| decide(o, target_index.get(&o.key())))
+        .map(|(k, o)| decide(o, target_index.get(k)))
         .collect();
-    for (i, (o, d)) in kept.into_iter().zip(decisions).enumerate() {
+    drop(target_index);
+    for (i, ((key, o), d)) in kept.into_iter().zip(decisions).enumerate() {
         let Decision {
-            key,
             decided,
             diff: field_diff,
             differing: copy,
@@ -273,6 +280,7 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
             diff: field_diff,
             removes: decided.removes,
         });
+        planned_keys.insert(key);
     }
     // Where each referenced object stands, for preflight's findings.
     let known = Known {
@@ -339,7 +347,6 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
 
 /// What the comparison of one object with B's copy decided.
 struct Decision {
-    key: ObjectKey,
     decided: diff::Decision,
     /// The diff of A's fields against B's, for objects B holds differently.
     diff: Option<String>,
@@ -349,7 +356,6 @@ struct Decision {
 }
 
 fn decide(o: &SourceObject, target: Option<&TargetObject>) -> Decision {
-    let key = o.key();
     let target = target.map(TargetObject::unpack);
     let digests = o
         .secret_digest
@@ -390,7 +396,6 @@ fn decide(o: &SourceObject, target: Option<&TargetObject>) -> Decision {
         .filter(|(_, b)| b.is_some())
         .map(|(a, b)| Some(a) == b);
     Decision {
-        key,
         decided,
         diff: field_diff,
         differing,

@@ -305,11 +305,11 @@ pub(crate) struct Layout {
 }
 
 /// Builds the graph over `nodes` (key, plural, manifest) and assigns waves.
-pub(crate) fn layout(nodes: &[(ObjectKey, &str, &Value)]) -> Layout {
+pub(crate) fn layout(nodes: &[(&ObjectKey, &str, &Value)]) -> Layout {
     let index: HashMap<&ObjectKey, usize> = nodes
         .iter()
         .enumerate()
-        .map(|(i, (k, _, _))| (k, i))
+        .map(|(i, (k, _, _))| (*k, i))
         .collect();
     let mut g: DiGraph<usize, &'static str> = DiGraph::with_capacity(nodes.len(), nodes.len() * 2);
     for i in 0..nodes.len() {
@@ -376,7 +376,7 @@ pub(crate) fn layout(nodes: &[(ObjectKey, &str, &Value)]) -> Layout {
         depends_on[b.index()].push(a.index());
     }
     for d in &mut depends_on {
-        d.sort_by(|a, b| nodes[*a].0.cmp(&nodes[*b].0));
+        d.sort_by(|a, b| nodes[*a].0.cmp(nodes[*b].0));
     }
     Layout {
         waves,
@@ -408,7 +408,7 @@ fn descendants_of(
 /// order are removed.
 fn break_cycles(
     g: &mut DiGraph<usize, &'static str>,
-    nodes: &[(ObjectKey, &str, &Value)],
+    nodes: &[(&ObjectKey, &str, &Value)],
 ) -> Vec<Cycle> {
     let mut cycles = Vec::new();
     for scc in tarjan_scc(&*g) {
@@ -416,7 +416,7 @@ fn break_cycles(
             continue;
         }
         let mut members: Vec<NodeIndex> = scc.clone();
-        members.sort_by(|a, b| nodes[a.index()].0.cmp(&nodes[b.index()].0));
+        members.sort_by(|a, b| nodes[a.index()].0.cmp(nodes[b.index()].0));
         let rank: HashMap<NodeIndex, usize> =
             members.iter().enumerate().map(|(r, n)| (*n, r)).collect();
         let mut removed = Vec::new();
@@ -452,8 +452,8 @@ mod tests {
     }
 
     fn run(objs: &[(ObjectKey, &str, Value)]) -> (Layout, HashMap<String, usize>) {
-        let nodes: Vec<(ObjectKey, &str, &Value)> =
-            objs.iter().map(|(k, p, v)| (k.clone(), *p, v)).collect();
+        let nodes: Vec<(&ObjectKey, &str, &Value)> =
+            objs.iter().map(|(k, p, v)| (k, *p, v)).collect();
         let l = layout(&nodes);
         let waves = objs
             .iter()

@@ -37,7 +37,9 @@ pub struct LimiterConfig {
     /// Doubling the level must raise throughput by this fraction to continue
     /// the first, fast search; below it the level settles.
     pub doubling_gain: f64,
-    /// A probe of one step up is kept only if throughput rises by this fraction.
+    /// A probe of one step up is kept only if throughput rises by this
+    /// fraction; one step down only if it loses less than this fraction of
+    /// the rate where the steps down began.
     pub probe_gain: f64,
     /// Throughput this far below the held level's, with latency doubled, in
     /// `LOW_STREAK` measurements in a row (and no 429 or 5xx): the server got
@@ -82,6 +84,10 @@ pub enum Reason {
     ProbeKept,
     /// A probe one step up (from the held level).
     Probe,
+    /// A probe one step down (from the held level).
+    ProbeDown,
+    /// A probe one step down kept the rate: kept, with fewer in flight.
+    ProbeDownKept,
     /// The probe did not pay: back to the held level.
     ProbeReverted,
     /// Throughput fell at the same level: the server got slower.
@@ -99,7 +105,9 @@ impl Reason {
             Reason::Settled => "doubling no longer raised throughput; settled",
             Reason::ProbeKept => "one step up raised throughput; kept",
             Reason::Probe => "probing a quarter up",
-            Reason::ProbeReverted => "one step up did not raise throughput; back",
+            Reason::ProbeDown => "probing a fifth down",
+            Reason::ProbeDownKept => "one step down kept the rate; kept, with fewer in flight",
+            Reason::ProbeReverted => "the probe did not pay; back",
             Reason::ThroughputFell => {
                 "throughput fell and latency rose at the same level; stepping down"
             }
@@ -178,8 +186,16 @@ enum Mode {
     Pinned,
     /// Doubling while each doubling pays.
     Search,
-    /// Holding a level, probing one step up now and then.
+    /// Holding a level, probing one step up or down now and then.
     Hold,
+}
+
+/// Which way the next probe goes: on in the direction that last paid, else
+/// the other way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Toward {
+    Up,
+    Down,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -217,11 +233,14 @@ const SETTLE_TOLERANCE: f64 = 0.10;
 
 /// An adaptive concurrency limit. A fast search doubles the level while each
 /// doubling raises throughput; then the level is held and probed one step up
-/// now and then (kept if it pays). A 429 or 5xx cuts it at once (once per
-/// measurement period), and throughput that stays
-/// down while latency stays up steps it down. Throughput, not latency, leads:
-/// on a saturated server latency grows with the level anyway (Little's law),
-/// so latency alone would stop below the server's best rate.
+/// or down now and then: a step up is kept if it raises throughput, a step
+/// down if it keeps it (the same rate with fewer in flight is less load on
+/// B; without this a level raised by a lucky measurement never came down).
+/// A 429 or 5xx cuts it at once (once per measurement period), and
+/// throughput that stays down while latency stays up steps it down.
+/// Throughput, not latency, leads: on a saturated server latency grows with
+/// the level anyway (Little's law), so latency alone would stop below the
+/// server's best rate.
 #[derive(Debug, Clone)]
 pub struct Limiter {
     cfg: LimiterConfig,
@@ -237,6 +256,13 @@ pub struct Limiter {
     since_probe: u32,
     /// A level the search left for a lower one, measured again by the first probe.
     retest: Option<usize>,
+    toward: Toward,
+    /// The last probe paid: the next one comes after `MEASURES_PER_LEVEL`.
+    probe_soon: bool,
+    /// The best rate held since the steps down began (reset only by a step
+    /// up that paid, or a back-off): each step down is judged against it, so
+    /// a gentle slope is not slid down step by step.
+    down_from: Option<f64>,
     low_streak: u32,
     last_backoff: Option<Duration>,
     trace: LimitTrace,
@@ -255,6 +281,9 @@ impl Limiter {
             probing_from: None,
             since_probe: 0,
             retest: None,
+            toward: Toward::Down,
+            probe_soon: false,
+            down_from: None,
             low_streak: 0,
             last_backoff: None,
             trace: LimitTrace {
@@ -391,11 +420,33 @@ impl Limiter {
                     let Some(here) = self.judged() else { return };
                     self.probing_from = None;
                     self.since_probe = 0;
-                    if here.per_sec >= from.per_sec * (1.0 + cfg.probe_gain) {
+                    let up = here.limit > from.limit;
+                    let kept = if up {
+                        here.per_sec >= from.per_sec * (1.0 + cfg.probe_gain)
+                    } else {
+                        // Against the best rate held since the steps down
+                        // began: a rate measured in a slow moment does not
+                        // become the bar for every later step.
+                        let began = self.down_from.map_or(from.per_sec, |b| b.max(from.per_sec));
+                        self.down_from = Some(began);
+                        here.per_sec >= began * (1.0 - cfg.probe_gain)
+                    };
+                    if kept {
+                        if up {
+                            self.down_from = None;
+                        }
+                        self.probe_soon = true;
                         self.best = Some(here);
                         self.at_level.clear();
-                        self.note(now, here.limit, Reason::ProbeKept, here);
+                        let reason = if up {
+                            Reason::ProbeKept
+                        } else {
+                            Reason::ProbeDownKept
+                        };
+                        self.note(now, here.limit, reason, here);
                     } else {
+                        self.toward = if up { Toward::Down } else { Toward::Up };
+                        self.probe_soon = false;
                         self.best = Some(from);
                         self.set(now, from.limit, Reason::ProbeReverted, here);
                     }
@@ -414,6 +465,7 @@ impl Limiter {
                         self.best = None;
                         self.since_probe = 0;
                         self.low_streak = 0;
+                        self.down_from = None;
                         self.set(now, to, Reason::ThroughputFell, last);
                     }
                     return;
@@ -426,27 +478,43 @@ impl Limiter {
                     mean_ms: 0.75 * held.mean_ms + 0.25 * last.mean_ms,
                 });
                 self.since_probe += 1;
-                let due = if self.retest.is_some() {
+                let due = if self.retest.is_some() || self.probe_soon {
                     MEASURES_PER_LEVEL as u32
                 } else {
                     cfg.probe_every
                 };
-                if self.since_probe >= due && self.limit < cfg.max {
-                    let to = self
-                        .retest
-                        .take()
-                        .unwrap_or(self.limit + (self.limit / 4).max(1))
-                        .min(cfg.max);
-                    // Judged like the probe: the better of the last two.
-                    let recent = self.at_level
-                        [self.at_level.len().saturating_sub(MEASURES_PER_LEVEL)..]
-                        .iter()
-                        .copied()
-                        .max_by(|a, b| a.per_sec.total_cmp(&b.per_sec))
-                        .unwrap_or(last);
-                    self.probing_from = Some(recent);
-                    self.set(now, to, Reason::Probe, last);
+                if self.since_probe < due {
+                    return;
                 }
+                let up = (self.limit + (self.limit / 4).max(1)).min(cfg.max);
+                let down = self
+                    .limit
+                    .saturating_sub((self.limit / 5).max(1))
+                    .max(cfg.min);
+                let to = match (self.retest.take(), self.toward) {
+                    (Some(level), _) => level.min(cfg.max),
+                    (None, Toward::Down) if down < self.limit => down,
+                    (None, _) if up > self.limit => up,
+                    (None, _) => down,
+                };
+                if to == self.limit {
+                    return;
+                }
+                self.probe_soon = false;
+                // Judged like the probe: the better of the last two.
+                let recent = self.at_level
+                    [self.at_level.len().saturating_sub(MEASURES_PER_LEVEL)..]
+                    .iter()
+                    .copied()
+                    .max_by(|a, b| a.per_sec.total_cmp(&b.per_sec))
+                    .unwrap_or(last);
+                self.probing_from = Some(recent);
+                let reason = if to > self.limit {
+                    Reason::Probe
+                } else {
+                    Reason::ProbeDown
+                };
+                self.set(now, to, reason, last);
             }
         }
     }
@@ -470,6 +538,8 @@ impl Limiter {
         self.since_probe = 0;
         self.retest = None;
         self.low_streak = 0;
+        self.down_from = None;
+        self.probe_soon = false;
         self.best = None;
         let none = Level {
             limit: self.limit,

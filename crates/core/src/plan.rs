@@ -367,29 +367,18 @@ impl Plan {
     }
 
     pub fn parse(text: &str, shown: &str) -> Result<Plan, PlanFileError> {
-        let raw: Value = serde_json::from_str(text).map_err(|e| PlanFileError::Malformed {
-            path: shown.to_string(),
-            detail: e.to_string(),
-        })?;
-        match raw.get("version") {
-            Some(v) if v.as_u64() == Some(PLAN_VERSION as u64) => {}
-            Some(v) => {
+        // Straight into the typed plan: going through a parsed document first
+        // doubled the memory and time of reading a 50,000-object plan.
+        let mut plan = match serde_json::from_str::<Plan>(text) {
+            Ok(plan) if plan.version == PLAN_VERSION => plan,
+            Ok(plan) => {
                 return Err(PlanFileError::Version {
                     path: shown.to_string(),
-                    found: v.clone(),
+                    found: Value::from(plan.version),
                 });
             }
-            None => {
-                return Err(PlanFileError::Malformed {
-                    path: shown.to_string(),
-                    detail: "no \"version\" field".into(),
-                });
-            }
-        }
-        let mut plan: Plan = serde_json::from_value(raw).map_err(|e| PlanFileError::Malformed {
-            path: shown.to_string(),
-            detail: e.to_string(),
-        })?;
+            Err(e) => return Err(Self::why_unreadable(text, shown, e)),
+        };
         let expected = plan.compute_checksum();
         if plan.checksum != expected {
             return Err(PlanFileError::Checksum {
@@ -397,6 +386,29 @@ impl Plan {
             });
         }
         Ok(plan)
+    }
+
+    /// A file that does not parse as a plan: another version's plan is named
+    /// as such (its fields may differ), anything else is malformed.
+    fn why_unreadable(text: &str, shown: &str, e: serde_json::Error) -> PlanFileError {
+        #[derive(Deserialize)]
+        struct Versioned {
+            version: Option<Value>,
+        }
+        let malformed = |detail: String| PlanFileError::Malformed {
+            path: shown.to_string(),
+            detail,
+        };
+        match serde_json::from_str::<Versioned>(text) {
+            Ok(Versioned { version: None }) => malformed("no \"version\" field".into()),
+            Ok(Versioned { version: Some(v) }) if v.as_u64() != Some(PLAN_VERSION as u64) => {
+                PlanFileError::Version {
+                    path: shown.to_string(),
+                    found: v,
+                }
+            }
+            _ => malformed(e.to_string()),
+        }
     }
 }
 

@@ -334,9 +334,10 @@ pub(crate) fn partition(
 
 fn first_match(object: &SourceObject, ctx: &Context) -> Option<&'static SkipRule> {
     let gk = object.resource.group_kind();
-    SKIP_RULES
+    crate::normalize::applicable("skip", SKIP_RULES, |r| &r.applies, &gk)
         .iter()
-        .find(|rule| rule.applies.matches(&gk) && holds(rule.when, &gk, object, ctx))
+        .map(|&i| &SKIP_RULES[i])
+        .find(|rule| holds(rule.when, &gk, object, ctx))
 }
 
 fn holds(when: When, gk: &GroupKind, o: &SourceObject, ctx: &Context) -> bool {

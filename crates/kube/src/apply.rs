@@ -3,7 +3,8 @@
 //! rest (and for a POST that finds the object there after all). Idempotent (a
 //! journal records what B confirmed, and re-applying an object is harmless),
 //! refuses plans made for other clusters, and reads Secret values from A at
-//! apply time (one list per namespace as each wave starts), never from the plan.
+//! apply time (one list per namespace as each wave starts, while the wave's
+//! other objects are already being written), never from the plan.
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
@@ -120,11 +121,18 @@ struct Ctx<'a> {
     /// UIDs in B of objects written or found, for ownerReference remapping.
     uids: Mutex<HashMap<ObjectKey, String>>,
     writes: std::sync::atomic::AtomicU64,
-    /// Objects this run creates, so a dry run can tell "missing in B" from "created earlier in this plan".
+    /// Objects this run creates, so a dry run can tell "missing in B" from
+    /// "created earlier in this plan" (empty in a real run, which never asks).
     created_by_plan: HashSet<ObjectKey>,
-    /// A's Secrets for the current wave, read with one list per namespace just
-    /// before the wave instead of one GET per Secret; (namespace, name) → object.
+    /// A's Secrets for the current wave, read with one list per namespace as
+    /// the wave starts instead of one GET per Secret; (namespace, name) → object.
     live_secrets: Mutex<HashMap<(String, String), Value>>,
+    /// The last wave whose Secrets were read: a Secret's write waits for its
+    /// wave's reads, the wave's other objects do not.
+    secrets_read: tokio::sync::watch::Sender<Option<usize>>,
+    /// Namespaces and CRDs B already reported usable in the answer to their
+    /// write, so the wait between waves does not ask again.
+    usable: Mutex<HashSet<ObjectKey>>,
     /// The plan's key for Secret digests.
     digest_key: Vec<u8>,
     /// Objects created stopped (`--suspend-cronjobs`, `--suspend-singletons`).
@@ -192,13 +200,19 @@ pub async fn apply(
             .collect(),
         uids: Mutex::new(uids),
         writes: Default::default(),
-        created_by_plan: plan
-            .objects
-            .iter()
-            .filter(|o| o.action != Action::Unchanged)
-            .map(|o| o.object_ref().key())
-            .collect(),
+        // Only a dry run asks (a real run creates them before their dependents).
+        created_by_plan: if opts.dry_run {
+            plan.objects
+                .iter()
+                .filter(|o| o.action != Action::Unchanged)
+                .map(|o| o.object_ref().key())
+                .collect()
+        } else {
+            HashSet::new()
+        },
         live_secrets: Mutex::new(HashMap::new()),
+        secrets_read: tokio::sync::watch::Sender::new(None),
+        usable: Mutex::new(HashSet::new()),
         digest_key: digest_key_bytes(&plan.digest_key),
         journal_error: Mutex::new(None),
         handed_over: handed_over(plan, opts),
@@ -248,13 +262,19 @@ pub async fn apply(
         }
         let phase = std::time::Instant::now();
         let to_write = todo.len();
-        if !ctx.stopped() {
-            prefetch_secrets(&ctx, &todo).await;
-        }
-        let secrets_read = phase.elapsed();
+        // Secrets last: the wave's other objects are written while A's
+        // Secrets are read, and by the time a Secret is due its value is there.
+        todo.sort_by_key(|o| o.secret_digest.is_some());
         let ctx_ref = &ctx;
         let level = ctx.gate.limit();
-        let mut wave_results: Vec<ObjectResult> = adaptive::run(
+        let read_secrets = async {
+            if !ctx_ref.stopped() {
+                prefetch_secrets(ctx_ref, &todo).await;
+            }
+            ctx_ref.secrets_read.send_replace(Some(wave));
+            phase.elapsed()
+        };
+        let writes = adaptive::run(
             &ctx.gate,
             todo.iter().copied(),
             |o| async move {
@@ -265,8 +285,9 @@ pub async fn apply(
                 adaptive::timed(&ctx_ref.gate, pressure, 1, apply_one(ctx_ref, o)).await
             },
             |r| progress.done(r),
-        )
-        .await;
+        );
+        let (secrets_read, mut wave_results): (_, Vec<ObjectResult>) =
+            tokio::join!(read_secrets, writes);
         wave_results.sort_by(|a, b| a.object.cmp(&b.object));
         for r in &wave_results {
             if matches!(
@@ -288,7 +309,7 @@ pub async fn apply(
             wave,
             objects = to_write,
             secrets_read_ms = secrets_read.as_millis() as u64,
-            written_ms = (written - secrets_read).as_millis() as u64,
+            written_ms = written.as_millis() as u64,
             ready_ms = (phase.elapsed() - written).as_millis() as u64,
             elapsed_ms = started.elapsed().as_millis() as u64,
             concurrency_at_start = level,
@@ -587,6 +608,12 @@ fn finish(
     match resp.status.as_u16() {
         200 | 201 if ctx.opts.dry_run => result(Outcome::Accepted, None),
         200 | 201 => {
+            // A Namespace is usually Active in the very answer to its POST.
+            if let Some((_, ready)) = readiness(object)
+                && resp.json().is_some_and(|v| ready(&v))
+            {
+                ctx.usable.lock().expect("usable set").insert(object.key());
+            }
             let uid = uid_of(&resp.body);
             if let Some(uid) = &uid {
                 ctx.uids.lock().expect("uid map").insert(object.key(), uid.clone());
@@ -896,6 +923,12 @@ async fn build_body(ctx: &Ctx<'_>, o: &PlannedObject) -> Result<Value, (Outcome,
     }
     if let Some(planned_digest) = &o.secret_digest {
         let ns = o.namespace.as_deref().unwrap_or("");
+        // The wave's lists of A's Secrets run beside its first writes.
+        let _ = ctx
+            .secrets_read
+            .subscribe()
+            .wait_for(|read| *read >= Some(o.wave))
+            .await;
         let listed = ctx
             .live_secrets
             .lock()
@@ -958,9 +991,19 @@ async fn prefetch_secrets(ctx: &Ctx<'_>, todo: &[&PlannedObject]) {
         .map(|(ns, names)| {
             let secrets = &secrets;
             async move {
-                let keep = |v: Value| {
+                // Only what is copied and digested (type and data) is kept
+                // until the Secret's write: not the rest of A's metadata.
+                let keep = |mut v: Value| {
                     let name = abshift_core::model::str_at(&v, &["metadata", "name"])?.to_string();
-                    names.contains(&name).then_some(((ns.clone(), name), v))
+                    if !names.contains(&name) {
+                        return None;
+                    }
+                    let map = v.as_object_mut()?;
+                    let value: serde_json::Map<String, Value> = ["type", "data"]
+                        .into_iter()
+                        .filter_map(|k| map.remove_entry(k))
+                        .collect();
+                    Some(((ns.clone(), name), Value::Object(value)))
                 };
                 ctx.source
                     .list(secrets, Some(&ns), None, 500, keep)
@@ -994,33 +1037,17 @@ fn secrets_type() -> ResourceType {
 /// of the next wave to report, with the server's own words.
 async fn wait_until_usable(ctx: &Ctx<'_>, created: &[&ObjectResult]) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let usable = std::mem::take(&mut *ctx.usable.lock().expect("usable set"));
     // Checked side by side: a wave of many namespaces would otherwise wait
     // for one GET after another.
     let mut checks = Vec::new();
     for r in created {
-        let (group, _) = split_api_version(&r.object.api_version);
-        let (path, check): (String, fn(&Value) -> bool) = match (group, r.object.kind.as_str()) {
-            ("apiextensions.k8s.io", "CustomResourceDefinition") => (
-                format!(
-                    "/apis/{}/customresourcedefinitions/{}",
-                    r.object.api_version,
-                    path_segment(&r.object.name)
-                ),
-                |v| {
-                    v.pointer("/status/conditions")
-                        .and_then(Value::as_array)
-                        .is_some_and(|c| {
-                            c.iter()
-                                .any(|c| c["type"] == "Established" && c["status"] == "True")
-                        })
-                },
-            ),
-            ("", "Namespace") => (
-                format!("/api/v1/namespaces/{}", path_segment(&r.object.name)),
-                |v| v.pointer("/status/phase").and_then(Value::as_str) == Some("Active"),
-            ),
-            _ => continue,
+        let Some((path, check)) = readiness(&r.object) else {
+            continue;
         };
+        if usable.contains(&r.object.key()) {
+            continue;
+        }
         checks.push(async move {
             loop {
                 let ok = ctx
@@ -1040,6 +1067,38 @@ async fn wait_until_usable(ctx: &Ctx<'_>, created: &[&ObjectResult]) {
         .buffer_unordered(ctx.gate.limit())
         .collect::<Vec<()>>()
         .await;
+}
+
+/// Where to read an object that later waves need usable, and whether a
+/// read copy of it is.
+type Readiness = (String, fn(&Value) -> bool);
+
+/// Kinds later waves need usable, not just stored: CRDs must be
+/// Established, Namespaces Active.
+fn readiness(object: &ObjectRef) -> Option<Readiness> {
+    let (group, _) = split_api_version(&object.api_version);
+    match (group, object.kind.as_str()) {
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => Some((
+            format!(
+                "/apis/{}/customresourcedefinitions/{}",
+                object.api_version,
+                path_segment(&object.name)
+            ),
+            |v| {
+                v.pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .is_some_and(|c| {
+                        c.iter()
+                            .any(|c| c["type"] == "Established" && c["status"] == "True")
+                    })
+            },
+        )),
+        ("", "Namespace") => Some((
+            format!("/api/v1/namespaces/{}", path_segment(&object.name)),
+            |v| v.pointer("/status/phase").and_then(Value::as_str) == Some("Active"),
+        )),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
