@@ -35,8 +35,33 @@ READY_TIMEOUT="${ABSHIFT_TESTENV_TIMEOUT:-120}"
 log() { echo "[testenv] $*" >&2; }
 die() { echo "[testenv] error: $*" >&2; exit 1; }
 
+# A free loopback port below the kernel's ephemeral range: the port is
+# found seconds before the server binds it, and in between an outgoing
+# connection (source ports come from that range) could take one from it.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 - <<'PY'
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+for _ in range(200):
+    port = random.randrange(10000, max(low, 10001))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+    s.close()
+PY
 }
 
 # Polls a command until it succeeds or the deadline passes.
@@ -141,8 +166,9 @@ start_cluster() {
   mkdir -p "$dir/etcd" "$dir/certs"
   echo "$version" >"$dir/version"
   make_certs "$dir/certs"
-  local etcd_port etcd_peer api_port
-  etcd_port=$(free_port); etcd_peer=$(free_port); api_port=$(free_port)
+  local etcd_port etcd_peer
+  etcd_port=$(free_port); etcd_peer=$(free_port)
+  echo "$etcd_port" >"$dir/etcd.port"
   local admin_token ro_token
   admin_token=$(openssl rand -hex 16); ro_token=$(openssl rand -hex 16)
   printf '%s,admin,admin,system:masters\n%s,readonly,readonly,abshift:readonly\n' \
@@ -156,7 +182,15 @@ start_cluster() {
     >"$dir/etcd.log" 2>&1 &
   echo $! >"$dir/etcd.pid"
   wait_for "$name etcd" 30 curl -sf "http://127.0.0.1:$etcd_port/health" || die "$name: etcd did not become healthy (see $dir/etcd.log)"
+  echo "$admin_token" >"$dir/admin.token"
+  echo "$ro_token" >"$dir/readonly.token"
+  start_apiserver "$name" "$version" "$bin"
+}
 
+# Starts a cluster's kube-apiserver on a free port, against its running etcd.
+start_apiserver() {
+  local name=$1 version=$2 bin=$3 dir="$ENV_DIR/$1" api_port etcd_port
+  api_port=$(free_port); etcd_port=$(cat "$dir/etcd.port")
   # Service and pod addresses are never dialled by tests (no nodes); the
   # service range sits in loopback so that even an accidental dial stays local.
   local version_flags
@@ -182,8 +216,13 @@ start_cluster() {
     >"$dir/apiserver.log" 2>&1 &
   echo $! >"$dir/apiserver.pid"
   echo "$api_port" >"$dir/api.port"
-  echo "$admin_token" >"$dir/admin.token"
-  echo "$ro_token" >"$dir/readonly.token"
+}
+
+# Ready, or its process gone or unable to listen (kube-apiserver retries its
+# listen for a minute): a failed start is seen at once, not after the timeout.
+ready_or_exited() {
+  readyz "$1" || ! kill -0 "$(cat "$ENV_DIR/$1/apiserver.pid")" 2>/dev/null \
+    || grep -q "address already in use" "$ENV_DIR/$1/apiserver.log"
 }
 
 write_kubeconfig() {
@@ -332,11 +371,23 @@ cmd_up() {
     start_cluster "$name" "${WANT[$name]}" "${bin[$name]}" "${etcd_bin[$name]}"
   done
   for name in "${CLUSTERS[@]}"; do
-    if ! wait_for "$name apiserver" "$READY_TIMEOUT" readyz "$name"; then
+    # The free port is found before kube-apiserver binds it, seconds later;
+    # on a busy machine an outgoing connection can take it in between.
+    local tries=0 deadline
+    while :; do
+      deadline=$(( $(date +%s) + READY_TIMEOUT ))
+      until ready_or_exited "$name" >/dev/null 2>&1 || (( $(date +%s) >= deadline )); do sleep 0.2; done
+      if readyz "$name"; then log "$name apiserver ready"; break; fi
+      if grep -q "address already in use" "$ENV_DIR/$name/apiserver.log" && (( ++tries < 3 )); then
+        log "$name: its port was taken before kube-apiserver bound it; starting it on another"
+        kill "$(cat "$ENV_DIR/$name/apiserver.pid")" 2>/dev/null || true
+        start_apiserver "$name" "${WANT[$name]}" "${bin[$name]}"
+        continue
+      fi
       tail -n 20 "$ENV_DIR/$name/apiserver.log" >&2
       stop_all
       die "$name: kube-apiserver not ready within ${READY_TIMEOUT}s (log: $ENV_DIR/$name/apiserver.log)"
-    fi
+    done
     apply_readonly_rbac "$name"
     start_controller_manager "$name" "${WANT[$name]}" "${bin[$name]}"
   done
