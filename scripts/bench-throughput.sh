@@ -2,17 +2,21 @@
 # Throughput without tuning (issue #17), all figures from one run on one pair
 # of clusters (target/bench-throughput):
 #   1. a raw client (crates/kube/examples/rawbench.rs) copies A's objects into
-#      B with plain POSTs at 8, 16, 32 and 64 in flight, B emptied after each;
+#      B with plain POSTs at 8, 16, 32 and 64 in flight (the same label,
+#      annotations and field manager abshift writes), B emptied after each and
+#      its etcd compacted and defragmented (bench_compact), as after abshift;
 #   2. between the first two levels and the last two: migrate apply with
 #      default flags (adaptive concurrency) of a plan made against the empty
-#      B, peak RSS and where the time goes per wave;
-#      steps 1 and 2 are repeated REPEATS times (default 3), B emptied between
-#      rounds, and medians are compared: on this shared machine one copy at a
-#      fixed level ran anywhere between 1,340 and 2,160 objects/s;
-#   3. the re-plan: abshift migrate plan again, twice, with B holding every
-#      object, against the raw listing floor of both clusters (the raw client
-#      listing exactly the resource types abshift lists, bodies unparsed; its
-#      best of four runs, so abshift's best of two is compared with it).
+#      B, peak RSS and where the time goes per wave; B emptied and compacted
+#      after it too;
+#      steps 1 and 2 are repeated REPEATS times (default 3) and medians are
+#      compared: on this shared machine one copy at a fixed level ran
+#      anywhere between 1,340 and 2,160 objects/s;
+#   3. the re-plan: B filled once more, then abshift migrate plan again,
+#      twice, with B holding every object, against the raw listing floor of
+#      both clusters (the raw client listing exactly the resource types
+#      abshift lists, bodies unparsed; its best of four runs, so abshift's
+#      best of two is compared with it).
 #   scripts/bench-throughput.sh [OBJECTS (default 50000)] [NAMESPACES (default 200)]
 #   env: ABSHIFT_BIN (binary to measure), ABSHIFT_A_VERSION, ABSHIFT_B_VERSION,
 #        RAW_LEVELS (default "8,16,32,64"), RAW_PAGE_SIZES (default "500,5000"),
@@ -44,13 +48,15 @@ measure() {
 raw_level() {
   "$RAW" copy --kubeconfig "$KUBECONFIG" --from paas-a --to paas-b --prefix raw --concurrency "$1" | tee -a "$OUT/raw.jsonl" >&2
   "$RAW" clean --kubeconfig "$KUBECONFIG" --context paas-b --prefix "raw$1-" >&2
+  bench_compact paas-b
 }
 read -ra levels <<<"${LEVELS//,/ }"
 half=$(( (${#levels[@]} + 1) / 2 ))
 
 # 2. abshift: one plan against the empty B, applied with default flags in
-#    every round (its journal removed and B emptied between rounds; the last
-#    round's copies stay for the re-plan).
+#    every round between the first half of the raw levels and the second (its
+#    journal removed, and B emptied and compacted after each apply, so every
+#    contender writes into the same empty B).
 read -r psecs prss <<<"$(measure plan "$ABSHIFT" -v migrate plan --from paas-a --to paas-b -o "$OUT/plan.json")"
 objects=$(jq '.summary.objects' "$OUT/plan.json")
 : >"$OUT/applies.txt"
@@ -59,13 +65,15 @@ for round in $(seq "$REPEATS"); do
   rm -f "$OUT/plan.json.journal"
   read -r asecs arss <<<"$(measure "apply$round" "$ABSHIFT" -v migrate apply "$OUT/plan.json" --yes -o json)"
   echo "$round $asecs $arss" >>"$OUT/applies.txt"
+  "$RAW" clean --kubeconfig "$KUBECONFIG" --context paas-b --prefix bench- >&2
+  bench_compact paas-b
   for c in "${levels[@]:$half}"; do raw_level "$c"; done
-  if (( round < REPEATS )); then
-    "$RAW" clean --kubeconfig "$KUBECONFIG" --context paas-b --prefix bench- >&2
-  fi
 done
 
-# 3. The re-plan: B now holds every object. Raw floor first, then abshift.
+# 3. The re-plan: B filled once more (untimed), then the raw floor and abshift.
+rm -f "$OUT/plan.json.journal"
+"$ABSHIFT" migrate apply "$OUT/plan.json" --yes >"$OUT/fill.out" 2>"$OUT/fill.err"
+bench_compact paas-b
 "$RAW" list --kubeconfig "$KUBECONFIG" --from paas-a --to paas-b --concurrency 8 --page-size "$PAGES" >"$OUT/rawlist.jsonl"
 read -r rsecs rrss <<<"$(measure replan "$ABSHIFT" -v migrate plan --from paas-a --to paas-b -o "$OUT/replan.json")"
 read -r rsecs2 rrss2 <<<"$(measure replan2 "$ABSHIFT" -v migrate plan --from paas-a --to paas-b -o "$OUT/replan2.json")"

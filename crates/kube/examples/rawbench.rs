@@ -1,6 +1,7 @@
 //! A benchmark-only minimal raw client: it copies and lists objects with as
 //! little work per request as possible, so benchmark scripts can measure the
 //! API server's own limit, the floor abshift is compared with. Not part of the product.
+//! Its POSTs carry the label, annotations and field manager abshift writes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -13,6 +14,8 @@ use futures::StreamExt;
 use http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 
+use abshift_core::diff::{MIGRATED_FROM_LABEL, PLAN_ANNOTATION};
+use abshift_core::fields::{FIELD_MANAGER, FIELDS_ANNOTATION};
 use abshift_core::model::{ResourceType, path_segment};
 use abshift_kube::cluster::{Access, Cluster};
 
@@ -372,6 +375,7 @@ async fn copy(opts: &HashMap<String, String>) -> Result<(), Error> {
             if !o.labels.is_null() {
                 metadata["labels"] = o.labels.clone();
             }
+            add_abshift_marks(&mut metadata);
             let mut body = json!({
                 "apiVersion": "v1",
                 "kind": o.kind,
@@ -383,7 +387,11 @@ async fn copy(opts: &HashMap<String, String>) -> Result<(), Error> {
             if let Some(t) = &o.type_ {
                 body["type"] = t.clone();
             }
-            let path = format!("/api/v1/namespaces/{}/{}", path_segment(&ns), o.plural);
+            let path = format!(
+                "/api/v1/namespaces/{}/{}?fieldManager={FIELD_MANAGER}",
+                path_segment(&ns),
+                o.plural
+            );
             requests.push((path, Bytes::from(serde_json::to_vec(&body)?)));
         }
         eprintln!(
@@ -456,6 +464,20 @@ async fn copy(opts: &HashMap<String, String>) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// The label and annotations abshift adds to every object it writes (values
+/// of the same length as real ones), so the raw client's POSTs carry the same
+/// bytes as abshift's and the comparison is of the clients, not the payloads.
+fn add_abshift_marks(metadata: &mut Value) {
+    if metadata.get("labels").is_none() {
+        metadata["labels"] = json!({});
+    }
+    metadata["labels"][MIGRATED_FROM_LABEL] = json!("0123456789ab");
+    metadata["annotations"] = json!({
+        PLAN_ANNOTATION: "0123456789ab",
+        FIELDS_ANNOTATION: format!("sha256:{}", "0".repeat(32)),
+    });
 }
 
 /// Every object of a core/v1 collection, page by page (untimed, parsed).
