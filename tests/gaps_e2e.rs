@@ -722,3 +722,97 @@ fn a_skipped_conflict_is_not_journaled_as_done() {
     let b = get_json(env, "paas-b", &["-n", ns, "configmap", "shared"]);
     assert_eq!(b["data"]["x"], "from-a");
 }
+
+/// A Secret rotated in A after the plan was made is refused (drifted), never
+/// copied silently, and the run exits 1; the other Secrets of its namespace
+/// (read from A a wave ahead, during the Namespace's wave) reach B with A's
+/// values, and no value appears in the output. `--allow-drift` then copies
+/// the rotated value.
+#[test]
+fn a_secret_rotated_after_the_plan_is_refused_until_drift_is_allowed() {
+    use base64::Engine;
+    let _serial = serial();
+    let Some(env) = env() else { return };
+    let ns = "gaps-rotated";
+    let secret = |name: &str, value: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": name, "namespace": ns},
+            "stringData": {"password": value}})
+    };
+    kube_apply(
+        env,
+        "paas-a",
+        &[
+            namespace(ns),
+            secret("kept", "kept-value-0c7e"),
+            secret("rotated", "before-rotation-91d2"),
+            secret("other", "other-value-5ab8"),
+        ],
+    );
+    let path = plan_path(env, "rotated");
+    let planned = plan(env, &path, &["-n", ns]);
+    assert!(
+        object(&planned, "Secret", "rotated")["wave"].as_u64()
+            > object(&planned, "Namespace", ns)["wave"].as_u64(),
+        "the Secrets come in a wave after their Namespace's"
+    );
+    kube_apply(env, "paas-a", &[secret("rotated", "after-rotation-3f60")]);
+
+    let in_b = |name: &str| {
+        let out = env.kubectl(
+            "paas-b",
+            &[
+                "-n",
+                ns,
+                "get",
+                "secret",
+                name,
+                "-o",
+                "jsonpath={.data.password}",
+            ],
+        );
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
+    let (out, summary) = apply(env, &path, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(count(&summary, "drifted"), 1, "{summary}");
+    assert_eq!(count(&summary, "created"), 3, "{summary}");
+    let problem = &summary["problems"][0];
+    assert_eq!(problem["object"]["name"], "rotated", "{summary}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-drift"),
+        "{summary}"
+    );
+    for value in [
+        "before-rotation",
+        "after-rotation",
+        "kept-value",
+        "other-value",
+    ] {
+        assert!(
+            !text(&out).contains(value),
+            "a Secret value in the output: {}",
+            text(&out)
+        );
+    }
+    assert_eq!(in_b("kept"), Some(b64("kept-value-0c7e")));
+    assert_eq!(in_b("other"), Some(b64("other-value-5ab8")));
+    assert_eq!(
+        in_b("rotated"),
+        None,
+        "a drifted Secret must not be written"
+    );
+
+    let (out, summary) = apply(env, &path, &["--allow-drift"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The Namespace and the other two come from the journal, not written again.
+    assert_eq!(count(&summary, "created"), 4, "{summary}");
+    assert_eq!(summary["resumed"], 3, "{summary}");
+    assert_eq!(in_b("rotated"), Some(b64("after-rotation-3f60")));
+}

@@ -3,8 +3,8 @@
 //! rest (and for a POST that finds the object there after all). Idempotent (a
 //! journal records what B confirmed, and re-applying an object is harmless),
 //! refuses plans made for other clusters, and reads Secret values from A at
-//! apply time (one list per namespace as each wave starts, while the wave's
-//! other objects are already being written), never from the plan.
+//! apply time (one list per namespace, a wave ahead: during the wave before,
+//! or beside the first wave's other writes), never from the plan.
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
@@ -124,8 +124,9 @@ struct Ctx<'a> {
     /// Objects this run creates, so a dry run can tell "missing in B" from
     /// "created earlier in this plan" (empty in a real run, which never asks).
     created_by_plan: HashSet<ObjectKey>,
-    /// A's Secrets for the current wave, read with one list per namespace as
-    /// the wave starts instead of one GET per Secret; (namespace, name) → object.
+    /// A's Secrets of the current wave and the next, read with one list per
+    /// namespace instead of one GET per Secret; (namespace, name) → object,
+    /// each removed when its Secret is written.
     live_secrets: Mutex<HashMap<(String, String), Value>>,
     /// The last wave whose Secrets were read: a Secret's write waits for its
     /// wave's reads, the wave's other objects do not.
@@ -226,99 +227,122 @@ pub async fn apply(
         ),
     };
 
-    let mut results: Vec<ObjectResult> = Vec::with_capacity(plan.objects.len());
-    let mut broken: HashSet<ObjectKey> = HashSet::new();
     let waves = plan.objects.iter().map(|o| o.wave + 1).max().unwrap_or(0);
-    for wave in 0..waves {
-        let members: Vec<&PlannedObject> = plan.objects.iter().filter(|o| o.wave == wave).collect();
-        progress.wave(wave, members.len());
-        let mut todo = Vec::new();
-        for o in members {
-            let r = o.object_ref();
-            if let Some(entry) = done.get(&r) {
-                let res = ObjectResult {
-                    object: r,
-                    wave,
-                    outcome: entry.outcome,
-                    detail: None,
-                    resumed: true,
-                };
-                progress.done(&res);
-                results.push(res);
-            } else if let Some(dep) = o.depends_on.iter().find(|d| broken.contains(&d.key())) {
-                broken.insert(r.key());
-                let res = ObjectResult {
-                    object: r,
-                    wave,
-                    outcome: Outcome::Blocked,
-                    detail: Some(format!("depends on {dep}, which was not applied")),
-                    resumed: false,
-                };
-                progress.done(&res);
-                results.push(res);
-            } else {
-                todo.push(o);
-            }
-        }
-        let phase = std::time::Instant::now();
-        let to_write = todo.len();
-        // Secrets last: the wave's other objects are written while A's
-        // Secrets are read, and by the time a Secret is due its value is there.
-        todo.sort_by_key(|o| o.secret_digest.is_some());
-        let ctx_ref = &ctx;
-        let level = ctx.gate.limit();
-        let read_secrets = async {
+    // A's Secrets are read a wave ahead: those of wave w from the start of
+    // wave w - 1 (wave 0's beside its own writes), so a wave's Secrets are
+    // usually there before its first write and the reads do not crowd its
+    // start. At most two waves' Secrets are held at a time.
+    let started_wave = tokio::sync::watch::Sender::new(0usize);
+    let secrets_ready: Mutex<Vec<Option<std::time::Instant>>> = Mutex::new(vec![None; waves]);
+    let ctx_ref = &ctx;
+    let read_ahead = async {
+        let mut started = started_wave.subscribe();
+        for wave in 0..waves {
+            let _ = started.wait_for(|w| *w + 1 >= wave).await;
             if !ctx_ref.stopped() {
-                prefetch_secrets(ctx_ref, &todo).await;
+                let due: Vec<&PlannedObject> = plan
+                    .objects
+                    .iter()
+                    .filter(|o| o.wave == wave && o.secret_digest.is_some())
+                    .filter(|o| !done.contains_key(&o.object_ref()))
+                    .collect();
+                prefetch_secrets(ctx_ref, &due).await;
             }
+            secrets_ready.lock().expect("secret times")[wave] = Some(std::time::Instant::now());
             ctx_ref.secrets_read.send_replace(Some(wave));
-            phase.elapsed()
-        };
-        let writes = adaptive::run(
-            &ctx.gate,
-            todo.iter().copied(),
-            |o| async move {
-                if ctx_ref.stopped() {
-                    return not_attempted(o);
+        }
+    };
+    let run_waves = async {
+        let mut results: Vec<ObjectResult> = Vec::with_capacity(plan.objects.len());
+        let mut broken: HashSet<ObjectKey> = HashSet::new();
+        for wave in 0..waves {
+            started_wave.send_replace(wave);
+            let members: Vec<&PlannedObject> =
+                plan.objects.iter().filter(|o| o.wave == wave).collect();
+            progress.wave(wave, members.len());
+            let mut todo = Vec::new();
+            for o in members {
+                let r = o.object_ref();
+                if let Some(entry) = done.get(&r) {
+                    let res = ObjectResult {
+                        object: r,
+                        wave,
+                        outcome: entry.outcome,
+                        detail: None,
+                        resumed: true,
+                    };
+                    progress.done(&res);
+                    results.push(res);
+                } else if let Some(dep) = o.depends_on.iter().find(|d| broken.contains(&d.key())) {
+                    broken.insert(r.key());
+                    let res = ObjectResult {
+                        object: r,
+                        wave,
+                        outcome: Outcome::Blocked,
+                        detail: Some(format!("depends on {dep}, which was not applied")),
+                        resumed: false,
+                    };
+                    progress.done(&res);
+                    results.push(res);
+                } else {
+                    todo.push(o);
                 }
-                let pressure = ctx_ref.target.pressure();
-                adaptive::timed(&ctx_ref.gate, pressure, 1, apply_one(ctx_ref, o)).await
-            },
-            |r| progress.done(r),
-        );
-        let (secrets_read, mut wave_results): (_, Vec<ObjectResult>) =
-            tokio::join!(read_secrets, writes);
-        wave_results.sort_by(|a, b| a.object.cmp(&b.object));
-        for r in &wave_results {
-            if matches!(
-                r.outcome,
-                Outcome::Failed | Outcome::Drifted | Outcome::Blocked
-            ) {
-                broken.insert(r.object.key());
             }
+            let phase = std::time::Instant::now();
+            let to_write = todo.len();
+            // Secrets last: if A's Secrets of this wave are still being read, the
+            // wave's other objects are written meanwhile.
+            todo.sort_by_key(|o| o.secret_digest.is_some());
+            let level = ctx.gate.limit();
+            let mut wave_results: Vec<ObjectResult> = adaptive::run(
+                &ctx.gate,
+                todo.iter().copied(),
+                |o| async move {
+                    if ctx_ref.stopped() {
+                        return not_attempted(o);
+                    }
+                    let pressure = ctx_ref.target.pressure();
+                    adaptive::timed(&ctx_ref.gate, pressure, 1, apply_one(ctx_ref, o)).await
+                },
+                |r| progress.done(r),
+            )
+            .await;
+            wave_results.sort_by(|a, b| a.object.cmp(&b.object));
+            for r in &wave_results {
+                if matches!(
+                    r.outcome,
+                    Outcome::Failed | Outcome::Drifted | Outcome::Blocked
+                ) {
+                    broken.insert(r.object.key());
+                }
+            }
+            let ready: Vec<&ObjectResult> = wave_results
+                .iter()
+                .filter(|r| matches!(r.outcome, Outcome::Created | Outcome::Updated))
+                .collect();
+            let written = phase.elapsed();
+            if !opts.dry_run {
+                wait_until_usable(&ctx, &ready).await;
+            }
+            tracing::info!(
+                wave,
+                objects = to_write,
+                // 0: A's Secrets of the wave were read before it started.
+                secrets_ready_ms = secrets_ready.lock().expect("secret times")[wave]
+                    .map_or(0, |t| t.saturating_duration_since(phase).as_millis() as u64),
+                written_ms = written.as_millis() as u64,
+                ready_ms = (phase.elapsed() - written).as_millis() as u64,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                concurrency_at_start = level,
+                concurrency_at_end = ctx.gate.limit(),
+                "wave applied"
+            );
+            results.extend(wave_results);
+            progress.wave_finished(wave);
         }
-        let ready: Vec<&ObjectResult> = wave_results
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Created | Outcome::Updated))
-            .collect();
-        let written = phase.elapsed();
-        if !opts.dry_run {
-            wait_until_usable(&ctx, &ready).await;
-        }
-        tracing::info!(
-            wave,
-            objects = to_write,
-            secrets_read_ms = secrets_read.as_millis() as u64,
-            written_ms = written.as_millis() as u64,
-            ready_ms = (phase.elapsed() - written).as_millis() as u64,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            concurrency_at_start = level,
-            concurrency_at_end = ctx.gate.limit(),
-            "wave applied"
-        );
-        results.extend(wave_results);
-        progress.wave_finished(wave);
-    }
+        results
+    };
+    let ((), results) = tokio::join!(read_ahead, run_waves);
     let writes = ctx.writes.load(std::sync::atomic::Ordering::Relaxed);
     let concurrency = ctx.gate.trace();
     let mut stopped = ctx
@@ -968,7 +992,12 @@ async fn build_body(ctx: &Ctx<'_>, o: &PlannedObject) -> Result<Value, (Outcome,
     Ok(body)
 }
 
-/// Reads, from A, the Secrets this wave writes: one paged list per namespace
+/// Lists of A's Secrets in flight at once: as many as `migrate plan` starts
+/// its lists with. They run beside B's writes, and on a machine or network A
+/// shares with B, more at once only takes from those.
+const SECRET_LISTS: usize = LimiterConfig::LISTS.initial;
+
+/// Reads, from A, the Secrets a wave writes: one paged list per namespace
 /// rather than a GET each. A failed list is not fatal: those Secrets are then
 /// read one by one, with that read's own error if it fails too.
 async fn prefetch_secrets(ctx: &Ctx<'_>, todo: &[&PlannedObject]) {
@@ -983,8 +1012,7 @@ async fn prefetch_secrets(ctx: &Ctx<'_>, todo: &[&PlannedObject]) {
             .insert(o.name.clone());
     }
     let secrets = secrets_type();
-    // Only worth a list when several Secrets of the namespace are due; the
-    // lists run as many at a time as the writes will.
+    // Only worth a list when several Secrets of the namespace are due.
     let lists = wanted
         .into_iter()
         .filter(|(_, names)| names.len() >= 2)
@@ -1011,12 +1039,12 @@ async fn prefetch_secrets(ctx: &Ctx<'_>, todo: &[&PlannedObject]) {
                     .unwrap_or_default()
             }
         });
-    let map: HashMap<(String, String), Value> = futures::stream::iter(lists)
-        .buffer_unordered(ctx.gate.limit())
+    let map: Vec<((String, String), Value)> = futures::stream::iter(lists)
+        .buffer_unordered(SECRET_LISTS)
         .flat_map(futures::stream::iter)
         .collect()
         .await;
-    *ctx.live_secrets.lock().expect("secret map") = map;
+    ctx.live_secrets.lock().expect("secret map").extend(map);
 }
 
 /// Where core Secrets live, for reads of A's values.
