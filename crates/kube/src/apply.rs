@@ -231,7 +231,8 @@ pub async fn apply(
     // A's Secrets are read a wave ahead: those of wave w from the start of
     // wave w - 1 (wave 0's beside its own writes), so a wave's Secrets are
     // usually there before its first write and the reads do not crowd its
-    // start. At most two waves' Secrets are held at a time.
+    // start. Each is dropped when written, so about two waves' Secrets are
+    // held at a time (and those of objects blocked by a failed dependency).
     let started_wave = tokio::sync::watch::Sender::new(0usize);
     let secrets_ready: Mutex<Vec<Option<std::time::Instant>>> = Mutex::new(vec![None; waves]);
     let ctx_ref = &ctx;
