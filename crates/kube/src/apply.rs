@@ -948,7 +948,7 @@ async fn build_body(ctx: &Ctx<'_>, o: &PlannedObject) -> Result<Value, (Outcome,
     }
     if let Some(planned_digest) = &o.secret_digest {
         let ns = o.namespace.as_deref().unwrap_or("");
-        // The wave's lists of A's Secrets run beside its first writes.
+        // A's Secrets of this wave are listed a wave ahead; wait for those lists.
         let _ = ctx
             .secrets_read
             .subscribe()

@@ -45,6 +45,11 @@ fn simulate(
     (levels, samples)
 }
 
+/// Whether the limiter's trace holds a change for `reason`.
+fn changed_for(l: &Limiter, reason: Reason) -> bool {
+    l.trace().changes.iter().any(|c| c.reason == reason)
+}
+
 /// The measured shape: raw POSTs on this machine at 8, 16, 32 and 64 in flight.
 const MEASURED: &[(usize, f64)] = &[
     (8, 1341.0),
@@ -75,12 +80,7 @@ fn on_a_saturating_server_it_settles_where_the_rate_is_within_5_percent_of_the_b
     // And it does not run to the ceiling for a 0.3 % gain.
     assert!(l.trace().highest < 128, "{:?}", l.trace().changes);
     assert_eq!(l.trace().changes[0].reason, Reason::ThroughputRose);
-    assert!(
-        l.trace()
-            .changes
-            .iter()
-            .any(|c| c.reason == Reason::Settled)
-    );
+    assert!(changed_for(&l, Reason::Settled));
 }
 
 #[test]
@@ -100,10 +100,7 @@ fn short_stalls_of_the_server_do_not_pull_the_level_down() {
         if t % 3.0 > 2.6 { r / 5.0 } else { r }
     });
     assert!(
-        !l.trace()
-            .changes
-            .iter()
-            .any(|c| c.reason == Reason::ThroughputFell),
+        !changed_for(&l, Reason::ThroughputFell),
         "{:?}",
         l.trace().changes
     );
@@ -292,10 +289,7 @@ fn on_a_server_that_scales_steps_down_are_not_kept() {
     let mut l = Limiter::new(LimiterConfig::WRITES);
     simulate(&mut l, 20.0, |level, _| 100.0 * level as f64);
     assert!(
-        !l.trace()
-            .changes
-            .iter()
-            .any(|c| c.reason == Reason::ProbeDownKept),
+        !changed_for(&l, Reason::ProbeDownKept),
         "{:?}",
         l.trace().changes
     );
