@@ -12,7 +12,7 @@ use crate::diff;
 use crate::fields;
 use crate::gaps::Gap;
 use crate::graph;
-use crate::model::{GroupKind, ObjectKey, ResourceType, SourceObject};
+use crate::model::{GroupKind, Listed, ObjectKey, ResourceType, SourceObject};
 use crate::normalize;
 use crate::plan::{
     ClusterInfo, Finding, PLAN_VERSION, Plan, PlannedObject, PulledIn, Selection, Severity,
@@ -46,42 +46,31 @@ pub struct TargetObject {
     pub key: ObjectKey,
     object: Box<[u8]>,
     secret_digest: Option<String>,
-    /// abshift's hold, its field set serialised too.
-    owned: Option<(Box<[u8]>, bool, Option<String>)>,
+    /// abshift's hold, its field sets still JSON text.
+    owned: Option<fields::Owned>,
 }
 
 impl TargetObject {
     /// Reduces (`reduce`), normalises and packs one object listed in B.
-    pub fn pack(rt: Arc<ResourceType>, item: Value, digest_key: &[u8]) -> TargetObject {
-        let mut o = reduce(rt, item, digest_key);
+    pub fn pack(rt: Arc<ResourceType>, listed: Listed, digest_key: &[u8]) -> TargetObject {
+        let mut o = reduce(rt, listed, digest_key);
         normalize::normalize(&o.resource.group_kind(), &mut o.object);
-        let pack = |v: &Value| -> Box<[u8]> {
-            serde_json::to_vec(v)
-                .expect("a JSON value serialises")
-                .into_boxed_slice()
-        };
         TargetObject {
             key: o.key(),
-            object: pack(&o.object),
+            object: serde_json::to_vec(&o.object)
+                .expect("a JSON value serialises")
+                .into_boxed_slice(),
             secret_digest: o.secret_digest,
-            owned: o.owned.map(|w| (pack(&w.fields), w.apply_only, w.fieldset)),
+            owned: o.owned,
         }
     }
 
     /// The copy the diff compares with.
     pub fn unpack(&self) -> TargetCopy {
-        let parse = |b: &[u8]| serde_json::from_slice(b).expect("packed from a JSON value");
         TargetCopy {
-            object: parse(&self.object),
+            object: serde_json::from_slice(&self.object).expect("packed from a JSON value"),
             secret_digest: self.secret_digest.clone(),
-            owned: self
-                .owned
-                .as_ref()
-                .map(|(fields, apply_only, fieldset)| fields::Owned {
-                    fields: parse(fields),
-                    apply_only: *apply_only,
-                    fieldset: fieldset.clone(),
-                }),
+            owned: self.owned.clone(),
         }
     }
 }
@@ -644,21 +633,17 @@ fn close_over(kept: Vec<SourceObject>, skipped: Vec<skip::Skipped>, scope: &Scop
 }
 
 /// Reduces a listed object to what the plan keeps: managedFields dropped (but
-/// the managers' names and abshift's own hold, read first), apiVersion and
+/// the managers' names and abshift's own hold kept), apiVersion and
 /// kind put back, Secret values replaced by a digest under `digest_key`.
-pub fn reduce(rt: Arc<ResourceType>, mut object: Value, digest_key: &[u8]) -> SourceObject {
-    let owned = fields::owned(&object);
-    let mut managers: Vec<String> = Vec::new();
-    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
-        && let Some(Value::Array(fields)) = meta.remove("managedFields")
-    {
-        managers = fields
-            .iter()
-            .filter_map(|f| f.get("manager").and_then(Value::as_str).map(str::to_string))
-            .collect();
-        managers.sort();
-        managers.dedup();
-    }
+pub fn reduce(rt: Arc<ResourceType>, listed: Listed, digest_key: &[u8]) -> SourceObject {
+    let Listed {
+        mut object,
+        managed,
+    } = listed;
+    let owned = fields::owned(&object, &managed);
+    let mut managers: Vec<String> = managed.into_iter().filter_map(|m| m.manager).collect();
+    managers.sort();
+    managers.dedup();
     // Lists omit apiVersion/kind on items; put them back at the version read.
     if let Some(map) = object.as_object_mut() {
         map.insert("apiVersion".into(), Value::String(rt.api_version()));
@@ -818,7 +803,7 @@ mod tests {
             secret,
             json!({"metadata": {"name": "db", "namespace": "a", "managedFields": [{"manager": "kubectl"}],
             "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"p\":\"aHVudGVyMg==\"}}"}},
-            "type": "Opaque", "data": {"p": "aHVudGVyMg=="}}),
+            "type": "Opaque", "data": {"p": "aHVudGVyMg=="}}).into(),
             b"k",
         );
         let text = o.object.to_string();
@@ -839,7 +824,7 @@ mod tests {
             resources: read.iter().map(|r| (**r).clone()).collect(),
             ..Default::default()
         };
-        let a = |r: &Arc<ResourceType>, v: Value| reduce(r.clone(), v, b"k");
+        let a = |r: &Arc<ResourceType>, v: Value| reduce(r.clone(), v.into(), b"k");
         let source_objects = vec![
             a(&ns, json!({"metadata": {"name": "shop", "uid": "n1"}})),
             a(
@@ -855,7 +840,7 @@ mod tests {
                 json!({"metadata": {"name": "db", "namespace": "shop", "uid": "s1"}, "type": "Opaque", "data": {"p": "aHVudGVyMg=="}}),
             ),
         ];
-        let b = |r: &Arc<ResourceType>, v: Value| TargetObject::pack(r.clone(), v, b"k");
+        let b = |r: &Arc<ResourceType>, v: Value| TargetObject::pack(r.clone(), v.into(), b"k");
         let target_objects = vec![
             b(&ns, json!({"metadata": {"name": "shop", "uid": "bn1"}})),
             b(
@@ -938,20 +923,20 @@ mod tests {
         let source_objects = vec![
             reduce(
                 ns.clone(),
-                json!({"metadata": {"name": "jobs", "uid": "n1"}}),
+                json!({"metadata": {"name": "jobs", "uid": "n1"}}).into(),
                 b"k",
             ),
             reduce(
                 cron_a.clone(),
                 json!({"metadata": {"name": "nightly", "namespace": "jobs", "uid": "c1"},
-                "spec": {"schedule": "0 1 * * *", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "r", "image": "r:1"}]}}}}}}),
+                "spec": {"schedule": "0 1 * * *", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "r", "image": "r:1"}]}}}}}}).into(),
                 b"k",
             ),
             reduce(
                 psp.clone(),
                 json!({"metadata": {"name": "restricted", "uid": "p1"},
                 "spec": {"privileged": false, "runAsUser": {"rule": "MustRunAsNonRoot"}, "seLinux": {"rule": "RunAsAny"},
-                    "supplementalGroups": {"rule": "RunAsAny"}, "fsGroup": {"rule": "RunAsAny"}, "volumes": ["configMap"]}}),
+                    "supplementalGroups": {"rule": "RunAsAny"}, "fsGroup": {"rule": "RunAsAny"}, "volumes": ["configMap"]}}).into(),
                 b"k",
             ),
         ];

@@ -139,7 +139,7 @@ pub(crate) fn action(
         action: Action::Update,
         removes: owned
             .filter(|_| !same_fields)
-            .map(|o| dropped_fields(gk, &o.fields, source))
+            .map(|o| dropped_fields(gk, &o.fields(), source))
             .unwrap_or_default(),
     }
 }
@@ -209,7 +209,10 @@ mod tests {
 
     fn act(src: &Value, target: Option<&Value>, digests: Option<(&str, Option<&str>)>) -> Action {
         let gk = GroupKind::core("ConfigMap");
-        let owned = target.and_then(crate::fields::owned);
+        let owned = target.and_then(|t| {
+            let l = crate::model::Listed::from(t.clone());
+            crate::fields::owned(&l.object, &l.managed)
+        });
         action(&gk, src, target.map(|t| (t, owned.as_ref())), digests).action
     }
 
@@ -264,7 +267,8 @@ mod tests {
             "managedFields": [{"manager": "abshift", "operation": "Update", "apiVersion": "v1",
                 "fieldsV1": {"f:data": {".": {}, "f:k": {}, "f:old": {}}}}]},
             "data": {"k": "v", "old": "1"}});
-        let owned = crate::fields::owned(&b);
+        let listed = crate::model::Listed::from(b.clone());
+        let owned = crate::fields::owned(&listed.object, &listed.managed);
         // One-way containment alone would call this unchanged.
         assert!(contains(&now, &b));
         let d = action(&gk, &now, Some((&b, owned.as_ref())), None);

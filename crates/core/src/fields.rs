@@ -4,13 +4,13 @@
 //! fields abshift sent (stamped on B's copy), the fields B says abshift owns
 //! (managedFields), and the rewrite that lets server-side apply remove them.
 
-use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::diff::{MIGRATED_FROM_LABEL, PLAN_ANNOTATION};
 use crate::handover::HANDOVER_ANNOTATION;
-use crate::model::GroupKind;
+use crate::model::{GroupKind, ManagedEntry};
 
 /// Field manager abshift's writes are recorded under in B.
 pub const FIELD_MANAGER: &str = "abshift";
@@ -20,35 +20,50 @@ pub const FIELD_MANAGER: &str = "abshift";
 pub const FIELDS_ANNOTATION: &str = "abshift.io/fields";
 
 /// What B records of abshift's hold on one of its objects.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Owned {
-    /// The union of abshift's `fieldsV1` sets.
-    pub fields: Value,
+    /// abshift's `fieldsV1` sets as B returned them (JSON text): read only
+    /// when an update must name what it removes ([`Owned::fields`]).
+    pub fields_v1: Vec<Box<RawValue>>,
     /// True when every abshift entry is a server-side apply (operation Apply):
-    /// then `fields` is exactly what abshift sent. An entry of operation Update
-    /// (a create by POST) also holds fields B defaulted on that create.
+    /// then the fields are exactly what abshift sent. An entry of operation
+    /// Update (a create by POST) also holds fields B defaulted on that create.
     pub apply_only: bool,
     /// The value of [`FIELDS_ANNOTATION`] on B's copy.
     pub fieldset: Option<String>,
 }
 
-/// Reads abshift's ownership from an object's `managedFields` (before they are
-/// dropped), for objects that carry abshift's label; `None` otherwise.
-pub fn owned(object: &Value) -> Option<Owned> {
+impl Owned {
+    /// The union of abshift's `fieldsV1` sets.
+    pub fn fields(&self) -> Value {
+        let mut fields = Value::Object(Map::new());
+        for raw in &self.fields_v1 {
+            if let Ok(f) = serde_json::from_str::<Value>(raw.get()) {
+                union(&mut fields, &f);
+            }
+        }
+        fields
+    }
+}
+
+/// Reads abshift's ownership from an object's `managedFields` entries, for
+/// objects that carry abshift's label; `None` otherwise.
+pub fn owned(object: &Value, managed: &[ManagedEntry]) -> Option<Owned> {
     let meta = object.get("metadata")?;
     meta.get("labels")?.get(MIGRATED_FROM_LABEL)?;
-    let mut fields = Value::Object(Map::new());
+    if managed.is_empty() {
+        return None;
+    }
+    let mut fields_v1 = Vec::new();
     let mut apply_only = true;
-    for entry in meta.get("managedFields")?.as_array()? {
-        if entry.get("manager").and_then(Value::as_str) != Some(FIELD_MANAGER) {
+    for entry in managed {
+        if entry.manager.as_deref() != Some(FIELD_MANAGER) {
             continue;
         }
-        if entry.get("operation").and_then(Value::as_str) != Some("Apply") {
+        if entry.operation.as_deref() != Some("Apply") {
             apply_only = false;
         }
-        if let Some(f) = entry.get("fieldsV1") {
-            union(&mut fields, f);
-        }
+        fields_v1.extend(entry.fields_v1.clone());
     }
     let fieldset = meta
         .get("annotations")
@@ -56,7 +71,7 @@ pub fn owned(object: &Value) -> Option<Owned> {
         .and_then(Value::as_str)
         .map(str::to_string);
     Some(Owned {
-        fields,
+        fields_v1,
         apply_only,
         fieldset,
     })
@@ -362,11 +377,13 @@ mod tests {
             {"manager": "abshift", "operation": "Apply", "apiVersion": "v1", "fieldsV1": {"f:data": {"f:b": {}}}},
             {"manager": "kubectl", "operation": "Update", "apiVersion": "v1", "fieldsV1": {"f:data": {"f:c": {}}}}
         ]}});
-        let o = owned(&b).unwrap();
+        let listed = crate::model::Listed::from(b);
+        let o = owned(&listed.object, &listed.managed).unwrap();
         assert!(!o.apply_only);
         assert_eq!(o.fieldset.as_deref(), Some("sha256:1"));
-        assert_eq!(o.fields, json!({"f:data": {"f:a": {}, "f:b": {}}}));
-        assert!(owned(&json!({"metadata": {"name": "c", "managedFields": []}})).is_none());
+        assert_eq!(o.fields(), json!({"f:data": {"f:a": {}, "f:b": {}}}));
+        let unlabelled = json!({"metadata": {"name": "c"}});
+        assert!(owned(&unlabelled, &listed.managed).is_none());
     }
 
     #[test]

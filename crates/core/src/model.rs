@@ -225,6 +225,107 @@ impl SourceObject {
     }
 }
 
+/// One object as a list page delivers it, its `managedFields` set apart while
+/// it is parsed: they are about half of a listed object's JSON and nearly all
+/// of its small maps, and the planner needs only the managers' names and
+/// abshift's own field sets, which stay JSON text until a decision reads them.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The object without `metadata.managedFields`.
+    pub object: Value,
+    pub managed: Vec<ManagedEntry>,
+}
+
+/// One `managedFields` entry: who wrote, how, and the field set as JSON text.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ManagedEntry {
+    #[serde(default)]
+    pub manager: Option<String>,
+    #[serde(default)]
+    pub operation: Option<String>,
+    #[serde(default, rename = "fieldsV1")]
+    pub fields_v1: Option<Box<serde_json::value::RawValue>>,
+}
+
+impl From<Value> for Listed {
+    /// Sets apart the `managedFields` of an already parsed document.
+    fn from(mut object: Value) -> Listed {
+        let managed = object
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .and_then(|m| m.remove("managedFields"))
+            .and_then(|f| serde_json::from_value::<Option<Vec<ManagedEntry>>>(f).ok())
+            .flatten()
+            .unwrap_or_default();
+        Listed { object, managed }
+    }
+}
+
+impl<'de> Deserialize<'de> for Listed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Listed, D::Error> {
+        use serde::de::{DeserializeSeed, MapAccess, Visitor};
+        use serde_json::Map;
+
+        struct Object;
+        struct Metadata<'a>(&'a mut Vec<ManagedEntry>);
+
+        impl<'de> Visitor<'de> for Object {
+            type Value = Listed;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a Kubernetes object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Listed, A::Error> {
+                let mut object = Map::new();
+                let mut managed = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = if key == "metadata" {
+                        map.next_value_seed(Metadata(&mut managed))?
+                    } else {
+                        map.next_value()?
+                    };
+                    object.insert(key, value);
+                }
+                Ok(Listed {
+                    object: Value::Object(object),
+                    managed,
+                })
+            }
+        }
+
+        impl<'de> DeserializeSeed<'de> for Metadata<'_> {
+            type Value = Value;
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+
+        impl<'de> Visitor<'de> for Metadata<'_> {
+            type Value = Value;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object's metadata")
+            }
+            fn visit_unit<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+                let mut meta = Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "managedFields" {
+                        *self.0 = map
+                            .next_value::<Option<Vec<ManagedEntry>>>()?
+                            .unwrap_or_default();
+                    } else {
+                        meta.insert(key, map.next_value()?);
+                    }
+                }
+                Ok(Value::Object(meta))
+            }
+        }
+
+        d.deserialize_map(Object)
+    }
+}
+
 /// The minor version of a Kubernetes version string (`v1.34.4` → 34;
 /// `v1.20.5+k3s1` → 20).
 pub fn minor_version(version: &str) -> Option<u32> {
@@ -276,6 +377,43 @@ pub(crate) fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listed_object_sets_its_managed_fields_apart_as_text() {
+        let text = r#"{"metadata":{"name":"c","namespace":"a","labels":{"app":"x"},
+            "managedFields":[
+              {"manager":"abshift","operation":"Update","apiVersion":"v1","time":"t","fieldsType":"FieldsV1","fieldsV1":{"f:data":{"f:k":{}}}},
+              {"manager":"kubectl","operation":"Apply","fieldsV1":{"f:data":{}},"subresource":""}]},
+            "data":{"k":"v"}}"#;
+        let listed: Listed = serde_json::from_str(text).unwrap();
+        let whole: Value = serde_json::from_str(text).unwrap();
+        let mut without = whole.clone();
+        without["metadata"].as_object_mut().unwrap().remove("managedFields");
+        assert_eq!(listed.object, without);
+        let managers: Vec<_> = listed.managed.iter().map(|m| m.manager.as_deref()).collect();
+        assert_eq!(managers, [Some("abshift"), Some("kubectl")]);
+        assert_eq!(listed.managed[1].operation.as_deref(), Some("Apply"));
+        let fields = listed.managed[0].fields_v1.as_ref().unwrap().get();
+        assert_eq!(
+            serde_json::from_str::<Value>(fields).unwrap(),
+            serde_json::json!({"f:data": {"f:k": {}}})
+        );
+        // The same split from an already parsed document.
+        let from_doc = Listed::from(whole);
+        assert_eq!(from_doc.object, listed.object);
+        assert_eq!(from_doc.managed.len(), 2);
+        // No managedFields, a null one, or no metadata at all.
+        for text in [
+            r#"{"metadata":{"name":"c"}}"#,
+            r#"{"metadata":{"name":"c","managedFields":null}}"#,
+            r#"{"kind":"X","metadata":null}"#,
+        ] {
+            let l: Listed = serde_json::from_str(text).unwrap();
+            assert!(l.managed.is_empty(), "{text}");
+            assert!(l.object.pointer("/metadata/managedFields").is_none());
+        }
+        assert!(serde_json::from_str::<Listed>(r#"["not an object"]"#).is_err());
+    }
 
     #[test]
     fn names_are_percent_encoded_in_paths() {

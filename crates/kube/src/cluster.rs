@@ -406,17 +406,19 @@ impl Cluster {
     /// Lists every object of one resource type, page by page, handing each
     /// object to `keep` as its page arrives, so only what `keep` returns stays
     /// in memory (the planner drops managedFields and Secret values there).
+    /// Items are parsed as `I`: a document (`Value`), or the planner's
+    /// `Listed`, which keeps managedFields as little more than text.
     /// The next page is asked for before this one is parsed (its continue
     /// token is read from the page's head), so the server works while abshift
     /// parses. Each page is reported to the paging's gate. A 410 (the continue
     /// token expired while paging) restarts the list.
-    pub async fn list_with<T>(
+    pub async fn list_with<I: serde::de::DeserializeOwned, T>(
         &self,
         rt: &ResourceType,
         namespace: Option<&str>,
         selector: Option<&str>,
         paging: Paging<'_>,
-        mut keep: impl FnMut(Value) -> Option<T>,
+        mut keep: impl FnMut(I) -> Option<T>,
     ) -> Result<Vec<T>, ClusterError> {
         const RESTARTS: usize = 3;
         let what = format!("listing {} ({})", rt.plural, rt.api_version());
@@ -766,17 +768,19 @@ fn scan_continue(body: &[u8]) -> Option<String> {
 /// so only one item is a parsed document at a time (a page of 5,000 parsed
 /// at once would be several times its JSON size). Returns the continue token
 /// and the number of items.
-fn parse_page<T>(
+fn parse_page<I: serde::de::DeserializeOwned, T>(
     body: &[u8],
-    keep: &mut impl FnMut(Value) -> Option<T>,
+    keep: &mut impl FnMut(I) -> Option<T>,
     out: &mut Vec<T>,
 ) -> Result<(Option<String>, usize), serde_json::Error> {
     use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-    struct Page<'a, T, F>(&'a mut F, &'a mut Vec<T>);
-    struct Items<'a, T, F>(&'a mut F, &'a mut Vec<T>);
+    struct Page<'a, I, T, F>(&'a mut F, &'a mut Vec<T>, std::marker::PhantomData<I>);
+    struct Items<'a, I, T, F>(&'a mut F, &'a mut Vec<T>, std::marker::PhantomData<I>);
 
-    impl<'de, T, F: FnMut(Value) -> Option<T>> Visitor<'de> for Page<'_, T, F> {
+    impl<'de, I: serde::de::DeserializeOwned, T, F: FnMut(I) -> Option<T>> Visitor<'de>
+        for Page<'_, I, T, F>
+    {
         type Value = (Option<String>, usize);
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a Kubernetes list")
@@ -786,7 +790,13 @@ fn parse_page<T>(
             while let Some(key) = map.next_key::<String>()? {
                 match key.as_str() {
                     "metadata" => token = map.next_value::<ListMeta>()?.continue_token,
-                    "items" => count = map.next_value_seed(Items(&mut *self.0, &mut *self.1))?,
+                    "items" => {
+                        count = map.next_value_seed(Items(
+                            &mut *self.0,
+                            &mut *self.1,
+                            std::marker::PhantomData,
+                        ))?
+                    }
                     _ => {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -796,14 +806,18 @@ fn parse_page<T>(
         }
     }
 
-    impl<'de, T, F: FnMut(Value) -> Option<T>> DeserializeSeed<'de> for Items<'_, T, F> {
+    impl<'de, I: serde::de::DeserializeOwned, T, F: FnMut(I) -> Option<T>> DeserializeSeed<'de>
+        for Items<'_, I, T, F>
+    {
         type Value = usize;
         fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
             d.deserialize_any(self)
         }
     }
 
-    impl<'de, T, F: FnMut(Value) -> Option<T>> Visitor<'de> for Items<'_, T, F> {
+    impl<'de, I: serde::de::DeserializeOwned, T, F: FnMut(I) -> Option<T>> Visitor<'de>
+        for Items<'_, I, T, F>
+    {
         type Value = usize;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a list's items")
@@ -814,7 +828,7 @@ fn parse_page<T>(
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
             let mut count = 0;
-            while let Some(item) = seq.next_element::<Value>()? {
+            while let Some(item) = seq.next_element::<I>()? {
                 count += 1;
                 if let Some(kept) = (self.0)(item) {
                     self.1.push(kept);
@@ -825,7 +839,7 @@ fn parse_page<T>(
     }
 
     let mut de = serde_json::Deserializer::from_slice(body);
-    let parsed = (&mut de).deserialize_map(Page(keep, out))?;
+    let parsed = (&mut de).deserialize_map(Page(keep, out, std::marker::PhantomData))?;
     de.end()?;
     Ok(parsed)
 }

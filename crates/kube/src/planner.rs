@@ -14,7 +14,7 @@ pub use abshift_core::assemble::TargetCopies;
 use abshift_core::assemble::{Fetched, TargetObject, assemble, kind_selected, reduce};
 use abshift_core::gaps::{self, Gap, Side, Unread, Verdict};
 use abshift_core::limit::{Limiter, LimiterConfig, PageSizer};
-use abshift_core::model::{ObjectKey, ResourceType, SourceObject};
+use abshift_core::model::{Listed, ObjectKey, ResourceType, SourceObject};
 use abshift_core::plan::{ClusterInfo, Plan, Selection, Warning};
 use abshift_core::select::{LabelSelector, Scope, SelectorError};
 use abshift_core::stacks::{self, StackError};
@@ -314,7 +314,7 @@ enum Kept {
 
 /// One cluster's lists: its objects (A's or B's), failed reads, and the keys
 /// of A's objects outside the selection.
-type Listed = (
+type ListedSide = (
     Vec<SourceObject>,
     Vec<TargetObject>,
     Vec<Gap>,
@@ -344,7 +344,7 @@ impl Lists<'_> {
         cluster: &Cluster,
         read: &[Arc<ResourceType>],
         side: Side,
-    ) -> Result<Listed, ClusterError> {
+    ) -> Result<ListedSide, ClusterError> {
         let is_source = side == Side::A;
         let scopes = self.namespace_scopes();
         let mut jobs: Vec<(Arc<ResourceType>, Option<String>)> = Vec::new();
@@ -362,7 +362,7 @@ impl Lists<'_> {
             gate,
             jobs,
             |(rt, ns)| async move {
-                let keep = |item: Value| self.keep(&rt, item, is_source);
+                let keep = |item: Listed| self.keep(&rt, item, is_source);
                 let paging = Paging {
                     sizer: self.req.sizer(),
                     gate: Some(gate),
@@ -414,9 +414,9 @@ impl Lists<'_> {
         Ok((objects, targets, gaps, outside))
     }
 
-    fn keep(&self, rt: &Arc<ResourceType>, item: Value, is_source: bool) -> Option<Kept> {
-        let ns = abshift_core::model::str_at(&item, &["metadata", "namespace"]);
-        let name = abshift_core::model::str_at(&item, &["metadata", "name"]).unwrap_or("");
+    fn keep(&self, rt: &Arc<ResourceType>, item: Listed, is_source: bool) -> Option<Kept> {
+        let ns = abshift_core::model::str_at(&item.object, &["metadata", "namespace"]);
+        let name = abshift_core::model::str_at(&item.object, &["metadata", "name"]).unwrap_or("");
         let is_ns = rt.group.is_empty() && rt.kind == "Namespace";
         let own_ns = if is_ns { Some(name) } else { ns };
         let excluded = own_ns.is_some_and(|n| self.scope.exclude_namespaces.contains(n));
@@ -430,7 +430,7 @@ impl Lists<'_> {
             !excluded || self.selection.is_partial()
         } else if self.selection.is_partial() {
             let key = ObjectKey::new(rt.group_kind(), ns, name);
-            self.scope.selects(&key, &item)
+            self.scope.selects(&key, &item.object)
         } else {
             !excluded
         };
@@ -507,7 +507,7 @@ mod tests {
             progress: &NoProgress,
             digest_key: b"k",
         };
-        match lists.keep(&Arc::new(rt.clone()), item, is_source) {
+        match lists.keep(&Arc::new(rt.clone()), item.into(), is_source) {
             Some(Kept::Object(_)) | Some(Kept::Target(_)) => "object",
             Some(Kept::Exists(_)) => "exists",
             None => "dropped",
