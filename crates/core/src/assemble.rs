@@ -1,6 +1,7 @@
 //! The pure half of `migrate plan`: from what was read of A and B (objects,
-//! what each serves, the selection) to a sealed plan. No I/O, so unit tests
-//! drive it with recorded lists; the Kubernetes adapter does the fetching.
+//! what each serves, the selection) to a sealed plan, A's side first
+//! (`prepare`, while B is still listed), then the comparison with B
+//! (`finish`). No I/O, so unit tests drive it with recorded lists.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -46,6 +47,8 @@ pub struct TargetObject {
     pub key: ObjectKey,
     object: Box<[u8]>,
     secret_digest: Option<String>,
+    /// abshift created it (its label).
+    ours: bool,
     /// abshift's hold, its field sets still JSON text.
     owned: Option<fields::Owned>,
 }
@@ -61,6 +64,7 @@ impl TargetObject {
                 .expect("a JSON value serialises")
                 .into_boxed_slice(),
             secret_digest: o.secret_digest,
+            ours: diff::is_ours(&o.object),
             owned: o.owned,
         }
     }
@@ -75,25 +79,36 @@ impl TargetObject {
     }
 }
 
-/// Everything the fetch step read, as plain data.
-pub struct Fetched {
-    pub source: ClusterInfo,
+/// Assembles and seals the plan, and returns B's copy of every object that
+/// differs: [`prepare`] then [`finish`].
+pub fn assemble(side: SourceSide, rest: Rest) -> (Plan, TargetCopies) {
+    finish(prepare(side), rest)
+}
+
+/// What deciding A's side needs: A's objects and what B serves. The planner
+/// hands it over as soon as A's lists are in, while B's are still running.
+pub struct SourceSide {
     pub target: ClusterInfo,
-    pub created_at: String,
-    pub abshift_version: String,
     /// The selection with any stack resolved into namespaces and extra objects.
     pub selection: Selection,
     pub scope: Scope,
     pub choice: VersionChoice,
     pub target_catalog: Catalog,
+    /// A's objects the selection takes, reduced on arrival (`reduce`).
+    pub objects: Vec<SourceObject>,
+    /// A's objects outside the selection, by key only.
+    pub outside: HashSet<ObjectKey>,
+}
+
+/// The rest of what the fetch step read, for [`finish`].
+pub struct Rest {
+    pub source: ClusterInfo,
+    pub created_at: String,
+    pub abshift_version: String,
     /// Resource types listed in A (the chosen versions, after the kind filters).
     pub read: Vec<Arc<ResourceType>>,
     /// Namespaces namespaced kinds were listed in; `None` means all.
     pub namespace_scopes: Option<Vec<String>>,
-    /// A's objects the selection takes, reduced on arrival (`reduce`).
-    pub source_objects: Vec<SourceObject>,
-    /// A's objects outside the selection, by key only.
-    pub outside: HashSet<ObjectKey>,
     /// B's objects of the listed kinds, reduced likewise.
     pub target_objects: Vec<TargetObject>,
     /// Failed reads judged harmless by a rule, already worded.
@@ -104,28 +119,39 @@ pub struct Fetched {
     pub digest_key: String,
 }
 
-/// Assembles and seals the plan, and returns B's copy of every object that differs.
-pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
-    let Fetched {
-        source,
+/// A's side decided: what is skipped, pulled in, converted, and in which
+/// wave, each object normalised and keyed. Nothing here reads B's objects.
+pub struct Prepared {
+    target: ClusterInfo,
+    selection: Selection,
+    /// Kept objects, sorted by key.
+    kept: Vec<(ObjectKey, SourceObject)>,
+    skipped: Vec<skip::Skipped>,
+    /// Skipped by a rule, so recreated by B's controllers.
+    recreated: HashSet<ObjectKey>,
+    outside: HashSet<ObjectKey>,
+    pulled_in: HashMap<ObjectKey, Vec<PulledIn>>,
+    removed: Vec<SkippedObject>,
+    converted: Conversions,
+    layout: graph::Layout,
+    warnings: Vec<Warning>,
+    findings: Vec<Finding>,
+}
+
+/// Decides A's side ([`Prepared`]): dedupe, skip rules, the partial closure,
+/// normalisation, removed kinds, conversions, the dependency graph.
+pub fn prepare(side: SourceSide) -> Prepared {
+    let SourceSide {
         target,
-        created_at,
-        abshift_version,
         selection,
         scope,
         choice,
         target_catalog,
-        read,
-        namespace_scopes,
-        source_objects,
+        objects: source_objects,
         mut outside,
-        target_objects,
-        mut warnings,
-        unavailable,
-        digest_key,
-    } = f;
+    } = side;
+    let mut warnings = Vec::new();
     let source_objects = dedupe_by_uid(source_objects, &target_catalog);
-    let target_index = index_target(target_objects);
     let system_included: HashSet<String> = selection
         .namespaces
         .iter()
@@ -141,7 +167,7 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
     let recreated: HashSet<ObjectKey> = skipped.iter().map(|s| s.object.key()).collect();
     // A partial plan keeps what the selection takes and the cluster-scoped
     // objects it needs; everything else only counts as "exists in A".
-    let (mut kept, skipped, mut pulled_in) = if selection.is_partial() {
+    let (mut kept, skipped, pulled_in) = if selection.is_partial() {
         let closed = close_over(kept, skipped, &scope);
         outside.extend(closed.excluded);
         (closed.kept, closed.skipped, closed.pulled_in)
@@ -153,7 +179,7 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
     let mut findings = Vec::new();
     let (mut kept, removed) = split_removed(kept, &choice);
     let removed = removed_kinds(removed, &kept, &mut findings);
-    let mut converted = convert_for_target(&mut kept, &choice, &target, &mut findings);
+    let converted = convert_for_target(&mut kept, &choice, &target, &mut findings);
     // Each object's key, computed once: it orders the plan, indexes the graph
     // and finds B's copy.
     let mut kept: Vec<(ObjectKey, SourceObject)> =
@@ -225,6 +251,51 @@ pub fn assemble(f: Fetched) -> (Plan, TargetCopies) {
         ));
     }
 
+    Prepared {
+        target,
+        selection,
+        kept,
+        skipped,
+        recreated,
+        outside,
+        pulled_in,
+        removed,
+        converted,
+        layout,
+        warnings,
+        findings,
+    }
+}
+
+/// Compares A's prepared side with B's objects and seals the plan.
+pub fn finish(p: Prepared, rest: Rest) -> (Plan, TargetCopies) {
+    let Prepared {
+        target,
+        selection,
+        kept,
+        skipped,
+        recreated,
+        outside,
+        mut pulled_in,
+        removed,
+        mut converted,
+        layout,
+        warnings: mut cycle_warnings,
+        mut findings,
+    } = p;
+    let Rest {
+        source,
+        created_at,
+        abshift_version,
+        read,
+        namespace_scopes,
+        target_objects,
+        mut warnings,
+        unavailable,
+        digest_key,
+    } = rest;
+    warnings.append(&mut cycle_warnings);
+    let target_index = index_target(target_objects);
     let refs: Vec<_> = kept.iter().map(|(_, o)| o.object_ref()).collect();
     let mut planned_keys: HashSet<ObjectKey> = HashSet::with_capacity(kept.len());
     let mut differing: TargetCopies = HashMap::new();
@@ -344,24 +415,28 @@ struct Decision {
     secret_matches: Option<bool>,
 }
 
-fn decide(o: &SourceObject, target: Option<&TargetObject>) -> Decision {
-    let target = target.map(TargetObject::unpack);
+fn decide(o: &SourceObject, held: Option<&TargetObject>) -> Decision {
     let digests = o
         .secret_digest
         .as_deref()
-        .map(|d| (d, target.as_ref().and_then(|t| t.secret_digest.as_deref())));
+        .map(|d| (d, held.and_then(|t| t.secret_digest.as_deref())));
     let decided = diff::action(
         &o.resource.group_kind(),
         &o.object,
-        target.as_ref().map(|t| (&t.object, t.owned.as_ref())),
+        held.map(|t| diff::Held {
+            ours: t.ours,
+            owned: t.owned.as_ref(),
+            copy: diff::Copy::Json(&t.object),
+        }),
         digests,
     );
     let mut field_diff = None;
     let mut differing = None;
+    // B's copy is parsed only for an object that differs.
     if !matches!(
         decided.action,
         diff::Action::Unchanged | diff::Action::Create
-    ) && let Some(copy) = target.as_ref()
+    ) && let Some(copy) = held.map(TargetObject::unpack)
     {
         let mut d = diff::field_diff(&o.object, &copy.object);
         if let Some((a, b)) = digests
@@ -379,7 +454,7 @@ fn decide(o: &SourceObject, target: Option<&TargetObject>) -> Decision {
             ));
         }
         field_diff = Some(d);
-        differing = target.clone();
+        differing = Some(copy);
     }
     let secret_matches = digests
         .filter(|(_, b)| b.is_some())
@@ -854,24 +929,28 @@ mod tests {
             fingerprint: format!("{c}-uid"),
             kubernetes_version: "v1.20.2".into(),
         };
-        let (plan, copies) = assemble(Fetched {
-            source: info("a"),
-            target: info("b"),
-            created_at: "2026-01-01T00:00:00Z".into(),
-            abshift_version: "test".into(),
-            selection: Selection::default(),
-            scope: Scope::default(),
-            choice: versions::choose_versions(&catalog, &catalog),
-            target_catalog: catalog.clone(),
-            read,
-            namespace_scopes: None,
-            source_objects,
-            outside: HashSet::new(),
-            target_objects,
-            warnings: vec![],
-            unavailable: vec![],
-            digest_key: "6b".into(),
-        });
+        let (plan, copies) = assemble(
+            SourceSide {
+                target: info("b"),
+                selection: Selection::default(),
+                scope: Scope::default(),
+                choice: versions::choose_versions(&catalog, &catalog),
+                target_catalog: catalog.clone(),
+                objects: source_objects,
+                outside: HashSet::new(),
+            },
+            Rest {
+                source: info("a"),
+                created_at: "2026-01-01T00:00:00Z".into(),
+                abshift_version: "test".into(),
+                read,
+                namespace_scopes: None,
+                target_objects,
+                warnings: vec![],
+                unavailable: vec![],
+                digest_key: "6b".into(),
+            },
+        );
         let action = |name: &str| {
             let o = plan.objects.iter().find(|o| o.name == name).unwrap();
             (o.action, o.wave)
@@ -946,24 +1025,29 @@ mod tests {
             fingerprint: format!("{c}-uid"),
             kubernetes_version: v.into(),
         };
-        let (plan, _) = assemble(Fetched {
-            source: info("a", "v1.20.2"),
-            target: info("b", "v1.34.4"),
-            created_at: "2026-01-01T00:00:00Z".into(),
-            abshift_version: "test".into(),
-            selection: Selection::default(),
-            scope: Scope::default(),
-            read: choice.read.iter().cloned().map(Arc::new).collect(),
-            choice,
-            target_catalog: b_cat,
-            namespace_scopes: None,
-            source_objects,
-            outside: HashSet::new(),
-            target_objects: vec![],
-            warnings: vec![],
-            unavailable: vec![],
-            digest_key: "6b".into(),
-        });
+        let read = choice.read.iter().cloned().map(Arc::new).collect();
+        let (plan, _) = assemble(
+            SourceSide {
+                target: info("b", "v1.34.4"),
+                selection: Selection::default(),
+                scope: Scope::default(),
+                choice,
+                target_catalog: b_cat,
+                objects: source_objects,
+                outside: HashSet::new(),
+            },
+            Rest {
+                source: info("a", "v1.20.2"),
+                created_at: "2026-01-01T00:00:00Z".into(),
+                abshift_version: "test".into(),
+                read,
+                namespace_scopes: None,
+                target_objects: vec![],
+                warnings: vec![],
+                unavailable: vec![],
+                digest_key: "6b".into(),
+            },
+        );
         let cron = plan.objects.iter().find(|o| o.kind == "CronJob").unwrap();
         assert_eq!(cron.api_version, "batch/v1");
         assert_eq!(cron.manifest["apiVersion"], "batch/v1");

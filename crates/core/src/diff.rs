@@ -55,6 +55,114 @@ pub fn contains(source: &Value, target: &Value) -> bool {
     }
 }
 
+/// [`contains`], with B's copy as JSON text, read without building it as a
+/// document: the comparison behind every `unchanged` of a re-plan, where
+/// parsing and freeing B's documents cost more than the comparison itself.
+pub fn contains_json(source: &Value, target: &[u8]) -> bool {
+    let mut de = serde_json::Deserializer::from_slice(target);
+    serde::de::DeserializeSeed::deserialize(Contained(source), &mut de).unwrap_or(false)
+}
+
+/// Reads one JSON value of B's copy, comparing it with A's value on the way.
+struct Contained<'a>(&'a Value);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Contained<'_> {
+    type Value = bool;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        if self.0.is_null() {
+            // A null in the source counts as absent: anything contains it.
+            serde::de::IgnoredAny::deserialize(d)?;
+            return Ok(true);
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Contained<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<bool, E> {
+        Ok(self.0.as_bool() == Some(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<bool, E> {
+        Ok(self.0.is_number() && self.0.as_f64() == serde_json::Number::from(v).as_f64())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<bool, E> {
+        Ok(self.0.is_number() && self.0.as_f64() == serde_json::Number::from(v).as_f64())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<bool, E> {
+        Ok(self.0.is_number() && self.0.as_f64() == Some(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+        Ok(self.0.as_str() == Some(v))
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        // The source's value is not null (see `deserialize`).
+        Ok(false)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let source = self.0.as_array();
+        let mut same = source.is_some();
+        let mut n = 0;
+        loop {
+            let next = match source.and_then(|s| s.get(n)) {
+                Some(a) => seq.next_element_seed(Contained(a))?,
+                None => seq.next_element::<serde::de::IgnoredAny>()?.map(|_| false),
+            };
+            match next {
+                Some(r) => same &= r,
+                None => break,
+            }
+            n += 1;
+        }
+        Ok(same && source.is_some_and(|s| s.len() == n))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let source = self.0.as_object();
+        let mut same = source.is_some();
+        let mut found = 0;
+        while let Some(key) = map.next_key_seed(Key)? {
+            match source.and_then(|s| s.get(key.as_ref())) {
+                Some(a) => {
+                    same &= map.next_value_seed(Contained(a))?;
+                    found += usize::from(!a.is_null());
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        // Every key the source sets (not null) must have been in B's map.
+        let wanted = source.map_or(0, |s| s.values().filter(|v| !v.is_null()).count());
+        Ok(same && found == wanted)
+    }
+}
+
+/// A map key of B's copy, borrowed from the text when it has no escapes.
+struct Key;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = std::borrow::Cow<'de, str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Key {
+    type Value = std::borrow::Cow<'de, str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(v.to_string()))
+    }
+}
+
 /// Paths (JSON pointers) where `source` is not contained in `target`: what the
 /// tests show when containment fails. Nothing else reads them.
 #[cfg(test)]
@@ -100,9 +208,43 @@ pub(crate) struct Decision {
     pub removes: Vec<String>,
 }
 
-/// Decides what apply must do with one object. `target` is B's copy,
-/// normalised the same way as `source`, with abshift's hold on it
-/// (`fields::owned`); `None` when B does not have the object. `digests`
+/// B's copy of one object as a decision reads it, normalised like A's.
+pub(crate) struct Held<'a> {
+    /// abshift created it (it carries [`MIGRATED_FROM_LABEL`]).
+    pub ours: bool,
+    /// abshift's hold on it (`fields::owned`).
+    pub owned: Option<&'a Owned>,
+    pub copy: Copy<'a>,
+}
+
+/// B's copy: a document, or the JSON text the planner packed it into.
+pub(crate) enum Copy<'a> {
+    #[cfg(test)]
+    Document(&'a Value),
+    Json(&'a [u8]),
+}
+
+impl Held<'_> {
+    /// Whether `source` is contained in B's copy ([`contains`]).
+    fn contains(&self, source: &Value) -> bool {
+        match self.copy {
+            #[cfg(test)]
+            Copy::Document(target) => contains(source, target),
+            Copy::Json(text) => contains_json(source, text),
+        }
+    }
+}
+
+/// Whether an object (B's copy) carries abshift's label.
+pub(crate) fn is_ours(object: &Value) -> bool {
+    object
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(MIGRATED_FROM_LABEL))
+        .is_some()
+}
+
+/// Decides what apply must do with one object. `target` is B's copy with
+/// abshift's hold on it; `None` when B does not have the object. `digests`
 /// compares Secret digests (source, target), since values are not in the
 /// manifests. For an object abshift manages, the comparison is two-way: the
 /// set of fields it wrote (stamped on B's copy) must still be A's set, else
@@ -110,26 +252,23 @@ pub(crate) struct Decision {
 pub(crate) fn action(
     gk: &GroupKind,
     source: &Value,
-    target: Option<(&Value, Option<&Owned>)>,
+    target: Option<Held<'_>>,
     digests: Option<(&str, Option<&str>)>,
 ) -> Decision {
     let decided = |action| Decision {
         action,
         removes: Vec::new(),
     };
-    let Some((target, owned)) = target else {
+    let Some(target) = target else {
         return decided(Action::Create);
     };
+    let (ours, owned) = (target.ours, target.owned);
     let same_data = digests.is_none_or(|(s, t)| Some(s) == t);
-    let ours = target
-        .pointer("/metadata/labels")
-        .and_then(|l| l.get(MIGRATED_FROM_LABEL))
-        .is_some();
     let same_fields = match owned {
         Some(o) if ours => o.fieldset.as_deref() == Some(fieldset_digest(gk, source).as_str()),
         _ => true,
     };
-    if same_data && same_fields && contains(source, target) {
+    if same_data && same_fields && target.contains(source) {
         return decided(Action::Unchanged);
     }
     if !ours {
@@ -178,6 +317,48 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn containment_read_from_json_text_agrees_with_the_document_one() {
+        let values = [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(1),
+            json!(1.0),
+            json!(-1),
+            json!(2),
+            json!(u64::MAX),
+            json!("x"),
+            json!("q\"uote\u{e9}"),
+            json!([]),
+            json!([1]),
+            json!([1, 2]),
+            json!([{"a": 1}, {"a": 2}]),
+            json!([{"a": 1, "b": null}, {"a": 2, "c": 3}]),
+            json!({}),
+            json!({"a": null}),
+            json!({"a": 1}),
+            json!({"a": 1, "b": 2}),
+            json!({"a": {"b": [1, {"c": "d"}]}}),
+            json!({"a": {"b": [1, {"c": "d", "e": "f"}]}, "g": null}),
+            json!({"es\"caped\nkey": 1}),
+            json!({"es\"caped\nkey": 1, "z": {"y": []}}),
+            json!({"metadata": {"name": "x", "labels": {"app": "a"}}, "data": {"k": "v"}}),
+            json!({"metadata": {"name": "x", "labels": {"app": "a", "t": "1"}}, "data": {"k": "v"}}),
+            json!({"metadata": {"name": "x"}, "data": {"k": "w"}}),
+        ];
+        for a in &values {
+            for b in &values {
+                let text = serde_json::to_vec(b).unwrap();
+                assert_eq!(
+                    contains_json(a, &text),
+                    contains(a, b),
+                    "contains({a}, {b}) read from text"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn defaults_added_by_target_are_not_differences() {
         let a = json!({"spec": {"containers": [{"name": "c", "image": "x"}]}});
         let b = json!({"spec": {"containers": [{"name": "c", "image": "x", "terminationMessagePath": "/dev/termination-log"}], "dnsPolicy": "ClusterFirst"}});
@@ -213,7 +394,12 @@ mod tests {
             let l = crate::model::Listed::from(t.clone());
             crate::fields::owned(&l.object, &l.managed)
         });
-        action(&gk, src, target.map(|t| (t, owned.as_ref())), digests).action
+        let held = target.map(|t| Held {
+            ours: is_ours(t),
+            owned: owned.as_ref(),
+            copy: Copy::Document(t),
+        });
+        action(&gk, src, held, digests).action
     }
 
     #[test]
@@ -271,11 +457,18 @@ mod tests {
         let owned = crate::fields::owned(&listed.object, &listed.managed);
         // One-way containment alone would call this unchanged.
         assert!(contains(&now, &b));
-        let d = action(&gk, &now, Some((&b, owned.as_ref())), None);
+        let held = || {
+            Some(Held {
+                ours: true,
+                owned: owned.as_ref(),
+                copy: Copy::Document(&b),
+            })
+        };
+        let d = action(&gk, &now, held(), None);
         assert_eq!(d.action, Action::Update);
         assert_eq!(d.removes, vec!["data.old"]);
         // Unchanged once A's field set is the one abshift wrote.
-        let d = action(&gk, &before, Some((&b, owned.as_ref())), None);
+        let d = action(&gk, &before, held(), None);
         assert_eq!(d.action, Action::Unchanged);
     }
 

@@ -388,9 +388,16 @@ mod tests {
         let listed: Listed = serde_json::from_str(text).unwrap();
         let whole: Value = serde_json::from_str(text).unwrap();
         let mut without = whole.clone();
-        without["metadata"].as_object_mut().unwrap().remove("managedFields");
+        without["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("managedFields");
         assert_eq!(listed.object, without);
-        let managers: Vec<_> = listed.managed.iter().map(|m| m.manager.as_deref()).collect();
+        let managers: Vec<_> = listed
+            .managed
+            .iter()
+            .map(|m| m.manager.as_deref())
+            .collect();
         assert_eq!(managers, [Some("abshift"), Some("kubectl")]);
         assert_eq!(listed.managed[1].operation.as_deref(), Some("Apply"));
         let fields = listed.managed[0].fields_v1.as_ref().unwrap().get();

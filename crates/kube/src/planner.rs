@@ -11,7 +11,9 @@ use serde_json::Value;
 use crate::adaptive::{self, Gate};
 use crate::cluster::{Cluster, ClusterError, Paging};
 pub use abshift_core::assemble::TargetCopies;
-use abshift_core::assemble::{Fetched, TargetObject, assemble, kind_selected, reduce};
+use abshift_core::assemble::{
+    Prepared, Rest, SourceSide, TargetObject, finish, kind_selected, prepare, reduce,
+};
 use abshift_core::gaps::{self, Gap, Side, Unread, Verdict};
 use abshift_core::limit::{Limiter, LimiterConfig, PageSizer};
 use abshift_core::model::{Listed, ObjectKey, ResourceType, SourceObject};
@@ -215,45 +217,62 @@ pub async fn build_plan_with_targets(
         progress,
         digest_key: &key_bytes,
     };
-    let (source_listed, target_listed) = tokio::join!(
-        lists.run(source, &read, Side::A),
-        lists.run(target, &target_read, Side::B),
-    );
-    let (source_objects, _, source_gaps, outside) = source_listed?;
+    let target_info = ClusterInfo {
+        context: target.context.clone(),
+        server: target.server.clone(),
+        fingerprint: tf,
+        kubernetes_version: tv,
+    };
+    let namespace_scopes = lists.namespace_scopes();
+    let side_parts = (target_info, selection.clone(), scope.clone(), choice, t_cat);
+    let (lists, phase) = (&lists, &phase);
+    // A's side is decided (skip rules, closure, conversions, the graph) on a
+    // blocking thread as soon as A's lists are in, while B's still run.
+    let source_side = async move {
+        let (objects, _, gaps, outside) = lists.run(source, &read, Side::A).await?;
+        phase("source listed");
+        let (target, selection, scope, choice, target_catalog) = side_parts;
+        let side = SourceSide {
+            target,
+            selection,
+            scope,
+            choice,
+            target_catalog,
+            objects,
+            outside,
+        };
+        let prepared = match tokio::task::spawn_blocking(move || prepare(side)).await {
+            Ok(prepared) => prepared,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        phase("source side decided");
+        Ok::<(Prepared, Vec<Gap>, Vec<Arc<ResourceType>>), ClusterError>((prepared, gaps, read))
+    };
+    let (source_listed, target_listed) =
+        tokio::join!(source_side, lists.run(target, &target_read, Side::B));
+    let (prepared, source_gaps, read) = source_listed?;
     let (_, target_objects, target_gaps, _) = target_listed?;
     phase("both clusters listed");
     gaps.extend(source_gaps);
     gaps.extend(target_gaps);
     let (warnings, unavailable) = judge_gaps(gaps, &selection.skip_unavailable)?;
-    let fetched = Fetched {
+    let rest = Rest {
         source: ClusterInfo {
             context: source.context.clone(),
             server: source.server.clone(),
             fingerprint: sf,
             kubernetes_version: sv,
         },
-        target: ClusterInfo {
-            context: target.context.clone(),
-            server: target.server.clone(),
-            fingerprint: tf,
-            kubernetes_version: tv,
-        },
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         abshift_version: env!("CARGO_PKG_VERSION").to_string(),
-        namespace_scopes: lists.namespace_scopes(),
-        selection,
-        scope,
-        choice,
-        target_catalog: t_cat,
         read,
-        source_objects,
-        outside,
+        namespace_scopes,
         target_objects,
         warnings,
         unavailable,
         digest_key,
     };
-    let assembled = assemble(fetched);
+    let assembled = finish(prepared, rest);
     phase("plan assembled");
     Ok(assembled)
 }
