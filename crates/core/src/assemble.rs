@@ -715,8 +715,12 @@ pub fn reduce(rt: Arc<ResourceType>, listed: Listed, digest_key: &[u8]) -> Sourc
         mut object,
         managed,
     } = listed;
-    let owned = fields::owned(&object, &managed);
-    let mut managers: Vec<String> = managed.into_iter().filter_map(|m| m.manager).collect();
+    let owned = fields::owned(&object, managed.as_deref());
+    let mut managers: Vec<String> = managed
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.manager)
+        .collect();
     managers.sort();
     managers.dedup();
     // Lists omit apiVersion/kind on items; put them back at the version read.

@@ -392,7 +392,7 @@ mod tests {
         let gk = GroupKind::core("ConfigMap");
         let owned = target.and_then(|t| {
             let l = crate::model::Listed::from(t.clone());
-            crate::fields::owned(&l.object, &l.managed)
+            crate::fields::owned(&l.object, l.managed.as_deref())
         });
         let held = target.map(|t| Held {
             ours: is_ours(t),
@@ -454,7 +454,7 @@ mod tests {
                 "fieldsV1": {"f:data": {".": {}, "f:k": {}, "f:old": {}}}}]},
             "data": {"k": "v", "old": "1"}});
         let listed = crate::model::Listed::from(b.clone());
-        let owned = crate::fields::owned(&listed.object, &listed.managed);
+        let owned = crate::fields::owned(&listed.object, listed.managed.as_deref());
         // One-way containment alone would call this unchanged.
         assert!(contains(&now, &b));
         let held = || {

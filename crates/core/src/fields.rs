@@ -47,13 +47,12 @@ impl Owned {
 }
 
 /// Reads abshift's ownership from an object's `managedFields` entries, for
-/// objects that carry abshift's label; `None` otherwise.
-pub fn owned(object: &Value, managed: &[ManagedEntry]) -> Option<Owned> {
+/// objects that carry abshift's label and have entries recorded; `None`
+/// otherwise.
+pub fn owned(object: &Value, managed: Option<&[ManagedEntry]>) -> Option<Owned> {
     let meta = object.get("metadata")?;
     meta.get("labels")?.get(MIGRATED_FROM_LABEL)?;
-    if managed.is_empty() {
-        return None;
-    }
+    let managed = managed?;
     let mut fields_v1 = Vec::new();
     let mut apply_only = true;
     for entry in managed {
@@ -378,12 +377,14 @@ mod tests {
             {"manager": "kubectl", "operation": "Update", "apiVersion": "v1", "fieldsV1": {"f:data": {"f:c": {}}}}
         ]}});
         let listed = crate::model::Listed::from(b);
-        let o = owned(&listed.object, &listed.managed).unwrap();
+        let o = owned(&listed.object, listed.managed.as_deref()).unwrap();
         assert!(!o.apply_only);
         assert_eq!(o.fieldset.as_deref(), Some("sha256:1"));
         assert_eq!(o.fields(), json!({"f:data": {"f:a": {}, "f:b": {}}}));
         let unlabelled = json!({"metadata": {"name": "c"}});
-        assert!(owned(&unlabelled, &listed.managed).is_none());
+        assert!(owned(&unlabelled, listed.managed.as_deref()).is_none());
+        // No entries recorded: nothing to compare the field set with.
+        assert!(owned(&listed.object, None).is_none());
     }
 
     #[test]

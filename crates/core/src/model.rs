@@ -233,7 +233,9 @@ impl SourceObject {
 pub struct Listed {
     /// The object without `metadata.managedFields`.
     pub object: Value,
-    pub managed: Vec<ManagedEntry>,
+    /// Its entries; `None` when the object has none recorded (absent or null:
+    /// a server that does not track field managers), unlike an empty list.
+    pub managed: Option<Vec<ManagedEntry>>,
 }
 
 /// One `managedFields` entry: who wrote, how, and the field set as JSON text.
@@ -255,8 +257,7 @@ impl From<Value> for Listed {
             .and_then(Value::as_object_mut)
             .and_then(|m| m.remove("managedFields"))
             .and_then(|f| serde_json::from_value::<Option<Vec<ManagedEntry>>>(f).ok())
-            .flatten()
-            .unwrap_or_default();
+            .flatten();
         Listed { object, managed }
     }
 }
@@ -267,7 +268,7 @@ impl<'de> Deserialize<'de> for Listed {
         use serde_json::Map;
 
         struct Object;
-        struct Metadata<'a>(&'a mut Vec<ManagedEntry>);
+        struct Metadata<'a>(&'a mut Option<Vec<ManagedEntry>>);
 
         impl<'de> Visitor<'de> for Object {
             type Value = Listed;
@@ -276,7 +277,7 @@ impl<'de> Deserialize<'de> for Listed {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Listed, A::Error> {
                 let mut object = Map::new();
-                let mut managed = Vec::new();
+                let mut managed = None;
                 while let Some(key) = map.next_key::<String>()? {
                     let value = if key == "metadata" {
                         map.next_value_seed(Metadata(&mut managed))?
@@ -311,9 +312,7 @@ impl<'de> Deserialize<'de> for Listed {
                 let mut meta = Map::new();
                 while let Some(key) = map.next_key::<String>()? {
                     if key == "managedFields" {
-                        *self.0 = map
-                            .next_value::<Option<Vec<ManagedEntry>>>()?
-                            .unwrap_or_default();
+                        *self.0 = map.next_value::<Option<Vec<ManagedEntry>>>()?;
                     } else {
                         meta.insert(key, map.next_value()?);
                     }
@@ -393,14 +392,11 @@ mod tests {
             .unwrap()
             .remove("managedFields");
         assert_eq!(listed.object, without);
-        let managers: Vec<_> = listed
-            .managed
-            .iter()
-            .map(|m| m.manager.as_deref())
-            .collect();
+        let managed = listed.managed.as_ref().unwrap();
+        let managers: Vec<_> = managed.iter().map(|m| m.manager.as_deref()).collect();
         assert_eq!(managers, [Some("abshift"), Some("kubectl")]);
-        assert_eq!(listed.managed[1].operation.as_deref(), Some("Apply"));
-        let fields = listed.managed[0].fields_v1.as_ref().unwrap().get();
+        assert_eq!(managed[1].operation.as_deref(), Some("Apply"));
+        let fields = managed[0].fields_v1.as_ref().unwrap().get();
         assert_eq!(
             serde_json::from_str::<Value>(fields).unwrap(),
             serde_json::json!({"f:data": {"f:k": {}}})
@@ -408,7 +404,7 @@ mod tests {
         // The same split from an already parsed document.
         let from_doc = Listed::from(whole);
         assert_eq!(from_doc.object, listed.object);
-        assert_eq!(from_doc.managed.len(), 2);
+        assert_eq!(from_doc.managed.map(|m| m.len()), Some(2));
         // No managedFields, a null one, or no metadata at all.
         for text in [
             r#"{"metadata":{"name":"c"}}"#,
@@ -416,9 +412,11 @@ mod tests {
             r#"{"kind":"X","metadata":null}"#,
         ] {
             let l: Listed = serde_json::from_str(text).unwrap();
-            assert!(l.managed.is_empty(), "{text}");
+            assert!(l.managed.is_none(), "{text}");
             assert!(l.object.pointer("/metadata/managedFields").is_none());
         }
+        let empty: Listed = serde_json::from_str(r#"{"metadata":{"managedFields":[]}}"#).unwrap();
+        assert_eq!(empty.managed.map(|m| m.len()), Some(0));
         assert!(serde_json::from_str::<Listed>(r#"["not an object"]"#).is_err());
     }
 
