@@ -426,7 +426,7 @@ fn decide(o: &SourceObject, held: Option<&TargetObject>) -> Decision {
         held.map(|t| diff::Held {
             ours: t.ours,
             owned: t.owned.as_ref(),
-            copy: diff::Copy::Json(&t.object),
+            copy: &t.object,
         }),
         digests,
     );

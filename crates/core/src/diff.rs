@@ -214,25 +214,9 @@ pub(crate) struct Held<'a> {
     pub ours: bool,
     /// abshift's hold on it (`fields::owned`).
     pub owned: Option<&'a Owned>,
-    pub copy: Copy<'a>,
-}
-
-/// B's copy: a document, or the JSON text the planner packed it into.
-pub(crate) enum Copy<'a> {
-    #[cfg(test)]
-    Document(&'a Value),
-    Json(&'a [u8]),
-}
-
-impl Held<'_> {
-    /// Whether `source` is contained in B's copy ([`contains`]).
-    fn contains(&self, source: &Value) -> bool {
-        match self.copy {
-            #[cfg(test)]
-            Copy::Document(target) => contains(source, target),
-            Copy::Json(text) => contains_json(source, text),
-        }
-    }
+    /// The copy as the JSON text the planner packed it into
+    /// (`assemble::TargetObject`), read by [`contains_json`].
+    pub copy: &'a [u8],
 }
 
 /// Whether an object (B's copy) carries abshift's label.
@@ -268,7 +252,7 @@ pub(crate) fn action(
         Some(o) if ours => o.fieldset.as_deref() == Some(fieldset_digest(gk, source).as_str()),
         _ => true,
     };
-    if same_data && same_fields && target.contains(source) {
+    if same_data && same_fields && contains_json(source, target.copy) {
         return decided(Action::Unchanged);
     }
     if !ours {
@@ -394,10 +378,11 @@ mod tests {
             let l = crate::model::Listed::from(t.clone());
             crate::fields::owned(&l.object, l.managed.as_deref())
         });
-        let held = target.map(|t| Held {
+        let text = target.map(|t| serde_json::to_vec(t).unwrap());
+        let held = target.zip(text.as_deref()).map(|(t, copy)| Held {
             ours: is_ours(t),
             owned: owned.as_ref(),
-            copy: Copy::Document(t),
+            copy,
         });
         action(&gk, src, held, digests).action
     }
@@ -457,11 +442,12 @@ mod tests {
         let owned = crate::fields::owned(&listed.object, listed.managed.as_deref());
         // One-way containment alone would call this unchanged.
         assert!(contains(&now, &b));
+        let text = serde_json::to_vec(&b).unwrap();
         let held = || {
             Some(Held {
                 ours: true,
                 owned: owned.as_ref(),
-                copy: Copy::Document(&b),
+                copy: &text,
             })
         };
         let d = action(&gk, &now, held(), None);
