@@ -224,23 +224,22 @@ pub async fn build_plan_with_targets(
         kubernetes_version: tv,
     };
     let namespace_scopes = lists.namespace_scopes();
-    let side_parts = (target_info, selection.clone(), scope.clone(), choice, t_cat);
+    let mut side = SourceSide {
+        target: target_info,
+        selection: selection.clone(),
+        scope: scope.clone(),
+        choice,
+        target_catalog: t_cat,
+        objects: Vec::new(),
+        outside: HashSet::new(),
+    };
     let (lists, phase) = (&lists, &phase);
     // A's side is decided (skip rules, closure, conversions, the graph) on a
     // blocking thread as soon as A's lists are in, while B's still run.
     let source_side = async move {
         let (objects, _, gaps, outside) = lists.run(source, &read, Side::A).await?;
         phase("source listed");
-        let (target, selection, scope, choice, target_catalog) = side_parts;
-        let side = SourceSide {
-            target,
-            selection,
-            scope,
-            choice,
-            target_catalog,
-            objects,
-            outside,
-        };
+        (side.objects, side.outside) = (objects, outside);
         let prepared = match tokio::task::spawn_blocking(move || prepare(side)).await {
             Ok(prepared) => prepared,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
