@@ -121,8 +121,8 @@ print(f"Concurrency over time in round {shown['round']} (the median; abshift -v)
 for ch in c["changes"]:
     print(f"- {ch['atMs'] / 1000:6.2f} s: {ch['from']} → {ch['to']} ({ch['reason']}; {ch['perSec']:.0f}/s, mean {ch['meanMs']:.1f} ms)")
 print(f"\nWhere the time goes, per wave (round {shown['round']}, abshift -v):\n")
-print("| wave | objects | A's Secrets read, from the wave's start (ms; 0: during the wave before) | written, from the wave's start (ms) | ready (ms) | concurrency at start → end |")
-print("|---:|---:|---:|---:|---:|---|")
+print("| wave | objects written | first write, from the apply's start (ms) | A's Secrets read, from the wave's first write (ms; 0: before it) | last object done, from the wave's first write (ms) | longest wait for usable (ms) | concurrency at first write → last |")
+print("|---:|---:|---:|---:|---:|---:|---|")
 plan_read = "?"
 for line in open(f"{out}/apply{shown['round']}.err"):
     if "plan read" in line:
@@ -130,7 +130,7 @@ for line in open(f"{out}/apply{shown['round']}.err"):
         plan_read = f.get("elapsed_ms")
     if "wave applied" not in line: continue
     f = dict(re.findall(r"(\w+)=(\S+)", line))
-    print(f"| {f['wave']} | {f['objects']} | {f['secrets_ready_ms']} | {f['written_ms']} | {f['ready_ms']} | {f['concurrency_at_start']} → {f['concurrency_at_end']} |")
+    print(f"| {f['wave']} | {f['objects']} | {f.get('started_ms', '?')} | {f['secrets_ready_ms']} | {f['written_ms']} | {f['ready_ms']} | {f['concurrency_at_start']} → {f['concurrency_at_end']} |")
 print(f"\nPlan read before the first write: {plan_read} ms.")
 print("\n### Re-plan: B holds every object\n")
 print("| what | wall time (s) | peak RSS (MB) | notes |")

@@ -77,7 +77,7 @@ pub enum Shell {
 pub enum MigrateCommand {
     /// Read every object of A, compare with B, and write a reviewable plan. Never writes to either cluster.
     Plan(PlanArgs),
-    /// Recreate the planned objects in B, wave by wave.
+    /// Recreate the planned objects in B, in dependency order.
     #[command(
         mut_arg("from", |a| a.help("Context of the source cluster A (default: the plan's source context)")),
         mut_arg("to", |a| a.help("Context of the target cluster B (default: the plan's target context)"))

@@ -2,6 +2,7 @@
 //! report, and the summary of what B now holds (text table, JSON or YAML).
 //! The work itself is `abshift_kube::apply`.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -19,7 +20,7 @@ use abshift_kube::apply::{ApplyOptions, ApplyProgress};
 use abshift_kube::cluster::{Access, Cluster};
 use abshift_kube::files::write_atomically;
 
-/// `abshift migrate apply`: recreates the planned objects in B, wave by wave,
+/// `abshift migrate apply`: recreates the planned objects in B in dependency order,
 /// after checking that the clusters are the plan's.
 pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let report = match &args.report {
@@ -157,9 +158,11 @@ fn apply_summary_text(s: &ApplySummary) -> String {
 }
 
 /// One progress bar per wave on a terminal, a log line per wave otherwise.
+/// Waves overlap (an object starts when what it depends on is done), so
+/// several bars may move at once.
 struct WaveBars {
     multi: Option<indicatif::MultiProgress>,
-    current: std::sync::Mutex<Option<ProgressBar>>,
+    bars: std::sync::Mutex<HashMap<usize, ProgressBar>>,
     waves: usize,
 }
 
@@ -170,12 +173,12 @@ impl WaveBars {
             .then(indicatif::MultiProgress::new);
         WaveBars {
             multi,
-            current: std::sync::Mutex::new(None),
+            bars: Default::default(),
             waves,
         }
     }
     fn finish(&self) {
-        if let Some(b) = self.current.lock().expect("bar").take() {
+        for (_, b) in self.bars.lock().expect("bars").drain() {
             b.finish();
         }
     }
@@ -192,13 +195,13 @@ impl ApplyProgress for WaveBars {
                         .progress_chars("=> "),
                 );
                 bar.set_prefix(format!("{}/{}", wave + 1, self.waves));
-                *self.current.lock().expect("bar") = Some(bar);
+                self.bars.lock().expect("bars").insert(wave, bar);
             }
             None => eprintln!("wave {}/{}: {objects} objects", wave + 1, self.waves),
         }
     }
     fn done(&self, r: &ObjectResult) {
-        if let Some(b) = self.current.lock().expect("bar").as_ref() {
+        if let Some(b) = self.bars.lock().expect("bars").get(&r.wave) {
             b.inc(1);
             if matches!(
                 r.outcome,
@@ -208,7 +211,9 @@ impl ApplyProgress for WaveBars {
             }
         }
     }
-    fn wave_finished(&self, _wave: usize) {
-        self.finish();
+    fn wave_finished(&self, wave: usize) {
+        if let Some(b) = self.bars.lock().expect("bars").remove(&wave) {
+            b.finish();
+        }
     }
 }

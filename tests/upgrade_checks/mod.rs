@@ -398,7 +398,7 @@ pub(crate) fn check_backups_in_b(
         })
     };
     if !established(env) {
-        // Apply waits for CRDs between waves; give a slow B a little longer
+        // Apply waits for a CRD before its custom resources; give a slow B a little longer
         // before calling it missing.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while !established(env) && std::time::Instant::now() < deadline {

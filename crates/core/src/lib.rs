@@ -18,6 +18,7 @@ pub mod plan;
 pub mod podspec;
 pub mod preflight;
 pub mod report;
+pub mod schedule;
 pub mod select;
 pub mod skip;
 pub mod stacks;

@@ -98,6 +98,26 @@ impl Gate {
     }
 }
 
+/// Where [`run_fed`] takes its work from: items may become ready only as
+/// others finish (apply's objects wait for what they depend on).
+pub trait Feed<T, R> {
+    /// The next item ready to start; `None` when none is ready now. Asked
+    /// again after each result: with nothing in flight and nothing ready,
+    /// the run is over.
+    fn next(&mut self) -> Option<T>;
+    /// One started item finished with `result`.
+    fn finished(&mut self, _result: &R) {}
+}
+
+/// A feed of items all ready from the start.
+struct Ready<I>(I);
+
+impl<T, R, I: Iterator<Item = T>> Feed<T, R> for Ready<I> {
+    fn next(&mut self) -> Option<T> {
+        self.0.next()
+    }
+}
+
 /// Runs `f` over `items`, keeping as many in flight as the gate allows. Each
 /// finished result goes to `done` as it arrives; all are returned (in
 /// completion order). The futures report their own latency to the gate (a
@@ -105,6 +125,20 @@ impl Gate {
 pub async fn run<T, R, Fut>(
     gate: &Gate,
     items: impl IntoIterator<Item = T>,
+    f: impl FnMut(T) -> Fut,
+    done: impl FnMut(&R),
+) -> Vec<R>
+where
+    Fut: Future<Output = R>,
+{
+    run_fed(gate, Ready(items.into_iter()), f, done).await
+}
+
+/// [`run`] over a feed whose items become ready as others finish: starts
+/// what is ready up to the gate's level, tells the feed of each result.
+pub async fn run_fed<T, R, Fut>(
+    gate: &Gate,
+    mut feed: impl Feed<T, R>,
     mut f: impl FnMut(T) -> Fut,
     mut done: impl FnMut(&R),
 ) -> Vec<R>
@@ -112,25 +146,31 @@ where
     Fut: Future<Output = R>,
 {
     gate.restart();
-    let mut queue = items.into_iter();
     let mut running = FuturesUnordered::new();
     let mut out = Vec::new();
-    let mut exhausted = false;
     loop {
-        while !exhausted && running.len() < gate.limit() {
-            match queue.next() {
+        let mut idle = false;
+        while running.len() < gate.limit() {
+            match feed.next() {
                 Some(item) => running.push(f(item)),
-                None => exhausted = true,
+                None => {
+                    idle = true;
+                    break;
+                }
             }
         }
-        if exhausted && running.len() < gate.limit() {
+        // Fewer in flight than allowed because nothing is ready: the
+        // throughput seen now says nothing about the server.
+        if idle {
             gate.starved();
         }
         match running.next().await {
             Some(r) => {
+                feed.finished(&r);
                 done(&r);
                 out.push(r);
             }
+            // Nothing in flight, and nothing was ready to start.
             None => break,
         }
     }
@@ -181,6 +221,55 @@ mod tests {
         assert_eq!(out.len(), 50);
         assert_eq!(seen, 50);
         assert_eq!(peak.load(Ordering::SeqCst), 3);
+    }
+
+    /// Items 0..n in chains: item i + 2 becomes ready when item i finishes.
+    struct Chains {
+        ready: Vec<u32>,
+        n: u32,
+    }
+
+    impl Feed<u32, u32> for Chains {
+        fn next(&mut self) -> Option<u32> {
+            self.ready.pop()
+        }
+        fn finished(&mut self, r: &u32) {
+            if r + 2 < self.n {
+                self.ready.push(r + 2);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fed_run_starts_items_as_they_become_ready_and_ends_with_the_last() {
+        let gate = Gate::new(Limiter::pinned(8), "writes", "b");
+        let started = std::sync::Mutex::new(Vec::new());
+        let out = run_fed(
+            &gate,
+            Chains {
+                ready: vec![1, 0],
+                n: 20,
+            },
+            |i| {
+                started.lock().unwrap().push(i);
+                async move {
+                    tokio::task::yield_now().await;
+                    i
+                }
+            },
+            |_| {},
+        )
+        .await;
+        // Every item ran once, each after the one it waited for.
+        assert_eq!(out.len(), 20);
+        let started = started.into_inner().unwrap();
+        let mut sorted = started.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..20).collect::<Vec<_>>());
+        for i in 2..20u32 {
+            let at = |x: u32| out.iter().position(|&o| o == x).unwrap();
+            assert!(at(i - 2) < at(i), "{i} finished before {}", i - 2);
+        }
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! `migrate apply`: recreates a plan's objects in B, wave by wave: a plain
+//! `migrate apply`: recreates a plan's objects in B, each once what it
+//! depends on is there (`abshift_core::schedule`; waves overlap): a plain
 //! POST for objects B did not hold at plan time, server-side apply for the
 //! rest (and for a POST that finds the object there after all). Idempotent (a
 //! journal records what B confirmed, and re-applying an object is harmless),
 //! refuses plans made for other clusters, and reads Secret values from A at
-//! apply time (one list per namespace, a wave ahead: during the wave before,
-//! or beside the first wave's other writes), never from the plan.
+//! apply time (one list per namespace, a wave ahead: from the first write of
+//! the wave before, or beside the first wave's other writes), never from the
+//! plan.
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
@@ -26,6 +28,7 @@ use abshift_core::model::{
 };
 use abshift_core::outcome::{ApplySummary, ObjectResult, OnConflict, Outcome};
 use abshift_core::plan::{Plan, PlannedObject, digest_key_bytes, secret_digest};
+use abshift_core::schedule::{Node, Schedule, Step};
 
 pub use abshift_core::fields::FIELD_MANAGER;
 
@@ -132,7 +135,7 @@ struct Ctx<'a> {
     /// wave's reads, the wave's other objects do not.
     secrets_read: tokio::sync::watch::Sender<Option<usize>>,
     /// Namespaces and CRDs B already reported usable in the answer to their
-    /// write, so the wait between waves does not ask again.
+    /// write, so the wait before their dependents does not ask again.
     usable: Mutex<HashSet<ObjectKey>>,
     /// The plan's key for Secret digests.
     digest_key: Vec<u8>,
@@ -228,8 +231,8 @@ pub async fn apply(
     };
 
     let waves = plan.objects.iter().map(|o| o.wave + 1).max().unwrap_or(0);
-    // A's Secrets are read a wave ahead: those of wave w from the start of
-    // wave w - 1 (wave 0's beside its own writes), so a wave's Secrets are
+    // A's Secrets are read a wave ahead: those of wave w from the first write
+    // of wave w - 1 (wave 0's beside its own writes), so a wave's Secrets are
     // usually there before its first write and the reads do not crowd its
     // start. Each is dropped when written, so about two waves' Secrets are
     // held at a time (and those of objects blocked by a failed dependency).
@@ -253,97 +256,75 @@ pub async fn apply(
             ctx_ref.secrets_read.send_replace(Some(wave));
         }
     };
-    let run_waves = async {
-        let mut results: Vec<ObjectResult> = Vec::with_capacity(plan.objects.len());
-        let mut broken: HashSet<ObjectKey> = HashSet::new();
-        for wave in 0..waves {
-            started_wave.send_replace(wave);
-            let members: Vec<&PlannedObject> =
-                plan.objects.iter().filter(|o| o.wave == wave).collect();
-            progress.wave(wave, members.len());
-            let mut todo = Vec::new();
-            for o in members {
-                let r = o.object_ref();
-                if let Some(entry) = done.get(&r) {
-                    let res = ObjectResult {
-                        object: r,
-                        wave,
-                        outcome: entry.outcome,
+    // Each object is written once everything it depends on is written and
+    // usable (`schedule`), so waves overlap: a ConfigMap starts when its own
+    // Namespace is Active, not when every Namespace is.
+    let feed = WaveFeed {
+        schedule: Schedule::new(schedule_nodes(plan, &done)),
+        plan,
+        gate: &ctx.gate,
+        progress,
+        started_wave: &started_wave,
+        secrets_ready: &secrets_ready,
+        clocks: WaveClock::per_wave(plan, waves),
+        started,
+    };
+    let done = &done;
+    let write = async {
+        let finished = adaptive::run_fed(
+            &ctx.gate,
+            feed,
+            |step| async move {
+                let o = &plan.objects[step.index()];
+                let result = match step {
+                    Step::Resumed(_) => ObjectResult {
+                        object: o.object_ref(),
+                        wave: o.wave,
+                        outcome: done[&o.object_ref()].outcome,
                         detail: None,
                         resumed: true,
-                    };
-                    progress.done(&res);
-                    results.push(res);
-                } else if let Some(dep) = o.depends_on.iter().find(|d| broken.contains(&d.key())) {
-                    broken.insert(r.key());
-                    let res = ObjectResult {
-                        object: r,
-                        wave,
+                    },
+                    Step::Blocked { by, .. } => ObjectResult {
+                        object: o.object_ref(),
+                        wave: o.wave,
                         outcome: Outcome::Blocked,
-                        detail: Some(format!("depends on {dep}, which was not applied")),
+                        detail: Some(format!(
+                            "depends on {}, which was not applied",
+                            plan.objects[by].object_ref()
+                        )),
                         resumed: false,
-                    };
-                    progress.done(&res);
-                    results.push(res);
-                } else {
-                    todo.push(o);
-                }
-            }
-            let phase = std::time::Instant::now();
-            let to_write = todo.len();
-            // Secrets last: if A's Secrets of this wave are still being read, the
-            // wave's other objects are written meanwhile.
-            todo.sort_by_key(|o| o.secret_digest.is_some());
-            let level = ctx.gate.limit();
-            let mut wave_results: Vec<ObjectResult> = adaptive::run(
-                &ctx.gate,
-                todo.iter().copied(),
-                |o| async move {
-                    if ctx_ref.stopped() {
-                        return not_attempted(o);
+                    },
+                    Step::Write(_) if ctx_ref.stopped() => not_attempted(o),
+                    Step::Write(_) => {
+                        let pressure = ctx_ref.target.pressure();
+                        adaptive::timed(&ctx_ref.gate, pressure, 1, apply_one(ctx_ref, o)).await
                     }
-                    let pressure = ctx_ref.target.pressure();
-                    adaptive::timed(&ctx_ref.gate, pressure, 1, apply_one(ctx_ref, o)).await
-                },
-                |r| progress.done(r),
-            )
-            .await;
-            wave_results.sort_by(|a, b| a.object.cmp(&b.object));
-            for r in &wave_results {
-                if matches!(
-                    r.outcome,
-                    Outcome::Failed | Outcome::Drifted | Outcome::Blocked
-                ) {
-                    broken.insert(r.object.key());
+                };
+                // What depends on a Namespace or a CRD needs it usable, not
+                // just stored.
+                let usable_after = if matches!(step, Step::Write(_))
+                    && !opts.dry_run
+                    && matches!(result.outcome, Outcome::Created | Outcome::Updated)
+                {
+                    wait_until_usable(ctx_ref, &result.object).await
+                } else {
+                    std::time::Duration::ZERO
+                };
+                Finished {
+                    index: step.index(),
+                    result,
+                    usable_after,
                 }
-            }
-            let ready: Vec<&ObjectResult> = wave_results
-                .iter()
-                .filter(|r| matches!(r.outcome, Outcome::Created | Outcome::Updated))
-                .collect();
-            let written = phase.elapsed();
-            if !opts.dry_run {
-                wait_until_usable(&ctx, &ready).await;
-            }
-            tracing::info!(
-                wave,
-                objects = to_write,
-                // 0: A's Secrets of the wave were read before it started.
-                secrets_ready_ms = secrets_ready.lock().expect("secret times")[wave]
-                    .map_or(0, |t| t.saturating_duration_since(phase).as_millis() as u64),
-                written_ms = written.as_millis() as u64,
-                ready_ms = (phase.elapsed() - written).as_millis() as u64,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                concurrency_at_start = level,
-                concurrency_at_end = ctx.gate.limit(),
-                "wave applied"
-            );
-            results.extend(wave_results);
-            progress.wave_finished(wave);
-        }
-        results
+            },
+            |_| {},
+        )
+        .await;
+        // Every wave began (or had nothing to write): no read waits any more.
+        started_wave.send_replace(waves);
+        finished
     };
-    let ((), results) = tokio::join!(read_ahead, run_waves);
+    let ((), finished) = tokio::join!(read_ahead, write);
+    let results: Vec<ObjectResult> = finished.into_iter().map(|f| f.result).collect();
     let writes = ctx.writes.load(std::sync::atomic::Ordering::Relaxed);
     let concurrency = ctx.gate.trace();
     let mut stopped = ctx
@@ -393,6 +374,136 @@ pub async fn apply(
         .problems
         .sort_by(|a, b| (a.wave, &a.object).cmp(&(b.wave, &b.object)));
     Ok(summary)
+}
+
+/// One object's end: its result, and how long B took to make it usable.
+struct Finished {
+    index: usize,
+    result: ObjectResult,
+    usable_after: std::time::Duration,
+}
+
+/// The plan as the schedule sees it: waves, dependencies by index, Secrets
+/// last in their wave, what the journal says is done.
+fn schedule_nodes(plan: &Plan, done: &HashMap<ObjectRef, Entry>) -> Vec<Node> {
+    let index: HashMap<ObjectKey, usize> = plan
+        .objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.object_ref().key(), i))
+        .collect();
+    plan.objects
+        .iter()
+        .map(|o| Node {
+            wave: o.wave,
+            deps: o
+                .depends_on
+                .iter()
+                .filter_map(|d| index.get(&d.key()).copied())
+                .collect(),
+            last: o.secret_digest.is_some(),
+            resumed: done.contains_key(&o.object_ref()),
+        })
+        .collect()
+}
+
+/// A wave's progress, for the bars and `-v`.
+struct WaveClock {
+    objects: usize,
+    open: usize,
+    /// Objects written (not resumed, not blocked).
+    written: usize,
+    first: Option<std::time::Instant>,
+    level_at_first: usize,
+    longest_usable_wait: std::time::Duration,
+}
+
+impl WaveClock {
+    fn per_wave(plan: &Plan, waves: usize) -> Vec<WaveClock> {
+        let mut clocks: Vec<WaveClock> = (0..waves)
+            .map(|_| WaveClock {
+                objects: 0,
+                open: 0,
+                written: 0,
+                first: None,
+                level_at_first: 0,
+                longest_usable_wait: std::time::Duration::ZERO,
+            })
+            .collect();
+        for o in &plan.objects {
+            clocks[o.wave].objects += 1;
+            clocks[o.wave].open += 1;
+        }
+        clocks
+    }
+}
+
+/// Hands the writes the schedule's steps, and keeps each wave's clock.
+struct WaveFeed<'a> {
+    schedule: Schedule,
+    plan: &'a Plan,
+    gate: &'a Gate,
+    progress: &'a dyn ApplyProgress,
+    /// The highest wave begun, for the Secret reads a wave ahead.
+    started_wave: &'a tokio::sync::watch::Sender<usize>,
+    secrets_ready: &'a Mutex<Vec<Option<std::time::Instant>>>,
+    clocks: Vec<WaveClock>,
+    started: std::time::Instant,
+}
+
+impl adaptive::Feed<Step, Finished> for WaveFeed<'_> {
+    fn next(&mut self) -> Option<Step> {
+        let step = self.schedule.next_step()?;
+        let wave = self.plan.objects[step.index()].wave;
+        let clock = &mut self.clocks[wave];
+        if clock.first.is_none() {
+            clock.first = Some(std::time::Instant::now());
+            clock.level_at_first = self.gate.limit();
+            self.progress.wave(wave, clock.objects);
+            self.started_wave.send_if_modified(|w| {
+                let later = wave > *w;
+                *w = (*w).max(wave);
+                later
+            });
+        }
+        if matches!(step, Step::Write(_)) {
+            clock.written += 1;
+        }
+        Some(step)
+    }
+
+    fn finished(&mut self, f: &Finished) {
+        let r = &f.result;
+        let applied = r.resumed
+            || !matches!(
+                r.outcome,
+                Outcome::Failed | Outcome::Drifted | Outcome::Blocked
+            );
+        self.schedule.finished(f.index, applied);
+        self.progress.done(r);
+        let clock = &mut self.clocks[r.wave];
+        clock.open -= 1;
+        clock.longest_usable_wait = clock.longest_usable_wait.max(f.usable_after);
+        if clock.open > 0 {
+            return;
+        }
+        let first = clock.first.unwrap_or(self.started);
+        tracing::info!(
+            wave = r.wave,
+            objects = clock.written,
+            started_ms = first.saturating_duration_since(self.started).as_millis() as u64,
+            // 0: A's Secrets of the wave were read before its first write.
+            secrets_ready_ms = self.secrets_ready.lock().expect("secret times")[r.wave]
+                .map_or(0, |t| t.saturating_duration_since(first).as_millis() as u64),
+            written_ms = first.elapsed().as_millis() as u64,
+            ready_ms = clock.longest_usable_wait.as_millis() as u64,
+            elapsed_ms = self.started.elapsed().as_millis() as u64,
+            concurrency_at_start = clock.level_at_first,
+            concurrency_at_end = self.gate.limit(),
+            "wave applied"
+        );
+        self.progress.wave_finished(r.wave);
+    }
 }
 
 /// What apply creates or updates stopped: every CronJob with
@@ -1060,42 +1171,32 @@ fn secrets_type() -> ResourceType {
     }
 }
 
-/// Between waves: what later waves need must be usable, not just stored.
-/// CRDs must be Established (else their custom resources are refused) and
-/// Namespaces Active. Waits with a deadline; a timeout is left to the writes
-/// of the next wave to report, with the server's own words.
-async fn wait_until_usable(ctx: &Ctx<'_>, created: &[&ObjectResult]) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let usable = std::mem::take(&mut *ctx.usable.lock().expect("usable set"));
-    // Checked side by side: a wave of many namespaces would otherwise wait
-    // for one GET after another.
-    let mut checks = Vec::new();
-    for r in created {
-        let Some((path, check)) = readiness(&r.object) else {
-            continue;
-        };
-        if usable.contains(&r.object.key()) {
-            continue;
-        }
-        checks.push(async move {
-            loop {
-                let ok = ctx
-                    .target
-                    .get_json::<Value>(&path, "waiting for readiness")
-                    .await
-                    .map(|v| check(&v))
-                    .unwrap_or(false);
-                if ok || std::time::Instant::now() > deadline {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        });
+/// What depends on `object` needs it usable, not just stored: CRDs must be
+/// Established (else their custom resources are refused), Namespaces Active.
+/// Waits with a deadline, a GET every 100 ms, unless B's answer to the write
+/// already said so; a timeout is left to the dependents' writes to report,
+/// with the server's own words. Returns how long it waited.
+async fn wait_until_usable(ctx: &Ctx<'_>, object: &ObjectRef) -> std::time::Duration {
+    let Some((path, check)) = readiness(object) else {
+        return std::time::Duration::ZERO;
+    };
+    if ctx.usable.lock().expect("usable set").remove(&object.key()) {
+        return std::time::Duration::ZERO;
     }
-    futures::stream::iter(checks)
-        .buffer_unordered(ctx.gate.limit())
-        .collect::<Vec<()>>()
-        .await;
+    let started = std::time::Instant::now();
+    let deadline = started + std::time::Duration::from_secs(60);
+    loop {
+        let ok = ctx
+            .target
+            .get_json::<Value>(&path, "waiting for readiness")
+            .await
+            .map(|v| check(&v))
+            .unwrap_or(false);
+        if ok || std::time::Instant::now() > deadline {
+            return started.elapsed();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Where to read an object that later waves need usable, and whether a
