@@ -116,6 +116,21 @@ print(f"| **abshift migrate apply, default flags** | {each} | **{median_rate:.0f
 each = ", ".join("%.1f%%" % (100 * r / medians[best_level]) for r in rates)
 print(f"\nabshift (median, whole process) / best raw level (median, {best_level} in flight) = **{median_rate / medians[best_level]:.1%}**; "
       f"each round against that level's median: {each}\n")
+# For reading, not the target: abshift's writes alone, from its first write
+# to its last object done (-v), without the plan read, the checks and the
+# process around them.
+def write_phase(a):
+    firsts, lasts = [], []
+    for line in open(f"{out}/apply{a['round']}.err"):
+        if "wave applied" in line:
+            f = dict(re.findall(r"(\w+)=(\S+)", line))
+            firsts.append(int(f.get("started_ms", 0)))
+            lasts.append(int(f["elapsed_ms"]))
+    return objects / ((max(lasts) - min(firsts)) / 1000) if lasts else float("nan")
+phases = [write_phase(a) for a in applies]
+print(f"For reading only, abshift's writes from its first to its last (the plan read, the checks and the process left out): "
+      f"{', '.join('%.0f' % r for r in phases)} objects/s, median {statistics.median(phases):.0f} "
+      f"({statistics.median(phases) / medians[best_level]:.1%} of the best raw level).\n")
 c = shown["summary"]["concurrency"]
 print(f"Concurrency over time in round {shown['round']} (the median; abshift -v): {c['initial']} → {c['last']} (highest {c['highest']})\n")
 for ch in c["changes"]:

@@ -4,6 +4,8 @@
 //! fields abshift sent (stamped on B's copy), the fields B says abshift owns
 //! (managedFields), and the rewrite that lets server-side apply remove them.
 
+use std::borrow::Cow;
+
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -108,11 +110,13 @@ fn excluded(gk: &GroupKind, path: &[&str]) -> bool {
 }
 
 /// Digest of the set of field paths of a manifest (values left out): what
-/// apply stamps as [`FIELDS_ANNOTATION`] and the plan compares it with.
+/// apply stamps as [`FIELDS_ANNOTATION`] and the plan compares it with. Each
+/// path is its segments, `~` and `/` escaped as in a JSON pointer, joined by
+/// `/`; the digest is over the sorted paths, each followed by a newline.
 pub fn fieldset_digest(gk: &GroupKind, manifest: &Value) -> String {
     let mut paths = Vec::new();
     leaf_paths(gk, manifest, &mut Vec::new(), &mut paths);
-    paths.sort();
+    paths.sort_unstable();
     let mut h = Sha256::new();
     for p in &paths {
         h.update(p.as_bytes());
@@ -121,16 +125,30 @@ pub fn fieldset_digest(gk: &GroupKind, manifest: &Value) -> String {
     format!("sha256:{}", hex::encode(&h.finalize()[..16]))
 }
 
-fn leaf_paths(gk: &GroupKind, v: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
-    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-    if excluded(gk, &segments) {
-        return;
+/// Collects the escaped path of every leaf under `v`. Keys are borrowed from
+/// the manifest; only list indices are written out.
+fn leaf_paths<'a>(
+    gk: &GroupKind,
+    v: &'a Value,
+    path: &mut Vec<Cow<'a, str>>,
+    out: &mut Vec<String>,
+) {
+    // Every exclusion is decided within three segments; below that, an
+    // excluded path would have been cut at its ancestor.
+    if path.len() <= 3 {
+        let mut segments = [""; 3];
+        for (s, p) in segments.iter_mut().zip(path.iter()) {
+            *s = p;
+        }
+        if excluded(gk, &segments[..path.len()]) {
+            return;
+        }
     }
     match v {
         Value::Null => {}
         Value::Object(m) if !m.is_empty() => {
             for (k, sub) in m {
-                path.push(k.clone());
+                path.push(Cow::Borrowed(k));
                 leaf_paths(gk, sub, path, out);
                 path.pop();
             }
@@ -138,20 +156,30 @@ fn leaf_paths(gk: &GroupKind, v: &Value, path: &mut Vec<String>, out: &mut Vec<S
         // Indices are not names: a shorter list changes the set too.
         Value::Array(items) if !items.is_empty() => {
             for (i, sub) in items.iter().enumerate() {
-                path.push(i.to_string());
+                path.push(Cow::Owned(i.to_string()));
                 leaf_paths(gk, sub, path, out);
                 path.pop();
             }
         }
-        _ => out.push(escape_path(&segments)),
+        _ => out.push(escape_path(path)),
     }
 }
 
-fn escape_path(path: &[&str]) -> String {
-    path.iter()
-        .map(|s| s.replace('~', "~0").replace('/', "~1"))
-        .collect::<Vec<_>>()
-        .join("/")
+fn escape_path(path: &[Cow<'_, str>]) -> String {
+    let mut out = String::with_capacity(path.iter().map(|s| s.len() + 1).sum());
+    for (i, segment) in path.iter().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        for c in segment.chars() {
+            match c {
+                '~' => out.push_str("~0"),
+                '/' => out.push_str("~1"),
+                c => out.push(c),
+            }
+        }
+    }
+    out
 }
 
 /// Fields abshift owns in B (`owned`, a `fieldsV1` set) that `source` (A's
@@ -405,5 +433,35 @@ mod tests {
         );
         assert!(as_applied(&managed[1..], "v1").is_none());
         assert!(as_applied(&managed, "v2").is_none());
+    }
+
+    /// The digest is stamped on objects in B and compared by later plans:
+    /// its bytes must not change. Pinned over keys with `~` and `/`, lists,
+    /// nulls, empty maps and lists, and every excluded path.
+    #[test]
+    fn the_field_set_digest_is_pinned() {
+        let manifest = json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": "s",
+                "labels": {MIGRATED_FROM_LABEL: "x", "app/name": "a", "t~x": "b"},
+                "annotations": {PLAN_ANNOTATION: "p", FIELDS_ANNOTATION: "f", HANDOVER_ANNOTATION: "h", "keep": ""},
+                "ownerReferences": [{"name": "o"}],
+                "finalizers": ["a/b", "c"]
+            },
+            "data": {"k": "djE="},
+            "spec": {"empty": {}, "none": null, "list": [], "items": [{"a": 1}, 2, [3, {"b": true}]]}
+        });
+        let secret = GroupKind::new("", "Secret");
+        let map = GroupKind::new("", "ConfigMap");
+        assert_eq!(
+            fieldset_digest(&secret, &manifest),
+            "sha256:52edd565fa28dc9fdcb1d3217aa5285a"
+        );
+        assert_eq!(
+            fieldset_digest(&map, &manifest),
+            "sha256:9fae9d2404a8774c2a8c1930c9bcb1d0"
+        );
     }
 }
