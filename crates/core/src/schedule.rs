@@ -115,6 +115,11 @@ impl Schedule {
         self.handed_out == self.nodes.len()
     }
 
+    /// Objects of `wave` not finished yet.
+    pub fn open_in(&self, wave: usize) -> usize {
+        self.open[wave]
+    }
+
     /// The next object ready to start, if any is (more may become ready as
     /// others finish).
     pub fn next_step(&mut self) -> Option<Step> {
@@ -207,6 +212,7 @@ mod tests {
         // Namespace 1 is still being written; 2 need not wait for it.
         assert_eq!(drain(&mut s), vec![Step::Write(2)]);
         assert!(!s.exhausted());
+        assert_eq!((s.open_in(0), s.open_in(1)), (1, 2));
         s.finished(1, true);
         assert_eq!(drain(&mut s), vec![Step::Write(3)]);
         assert!(s.exhausted());

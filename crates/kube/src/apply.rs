@@ -410,7 +410,6 @@ fn schedule_nodes(plan: &Plan, done: &HashMap<ObjectRef, Entry>) -> Vec<Node> {
 /// A wave's progress, for the bars and `-v`.
 struct WaveClock {
     objects: usize,
-    open: usize,
     /// Objects written (not resumed, not blocked).
     written: usize,
     first: Option<std::time::Instant>,
@@ -423,7 +422,6 @@ impl WaveClock {
         let mut clocks: Vec<WaveClock> = (0..waves)
             .map(|_| WaveClock {
                 objects: 0,
-                open: 0,
                 written: 0,
                 first: None,
                 level_at_first: 0,
@@ -432,7 +430,6 @@ impl WaveClock {
             .collect();
         for o in &plan.objects {
             clocks[o.wave].objects += 1;
-            clocks[o.wave].open += 1;
         }
         clocks
     }
@@ -482,9 +479,8 @@ impl adaptive::Feed<Step, Finished> for WaveFeed<'_> {
         self.schedule.finished(f.index, applied);
         self.progress.done(r);
         let clock = &mut self.clocks[r.wave];
-        clock.open -= 1;
         clock.longest_usable_wait = clock.longest_usable_wait.max(f.usable_after);
-        if clock.open > 0 {
+        if self.schedule.open_in(r.wave) > 0 {
             return;
         }
         let first = clock.first.unwrap_or(self.started);
