@@ -109,7 +109,8 @@ pub trait Feed<T, R> {
     fn finished(&mut self, _result: &R) {}
 }
 
-/// A feed of items all ready from the start.
+/// A feed of items all ready from the start (fused: `run_fed` asks again
+/// after a `None`, and an iterator need not keep answering `None`).
 struct Ready<I>(I);
 
 impl<T, R, I: Iterator<Item = T>> Feed<T, R> for Ready<I> {
@@ -131,7 +132,7 @@ pub async fn run<T, R, Fut>(
 where
     Fut: Future<Output = R>,
 {
-    run_fed(gate, Ready(items.into_iter()), f, done).await
+    run_fed(gate, Ready(items.into_iter().fuse()), f, done).await
 }
 
 /// [`run`] over a feed whose items become ready as others finish: starts
