@@ -13,7 +13,7 @@ use crate::diff;
 use crate::fields;
 use crate::gaps::Gap;
 use crate::graph;
-use crate::model::{GroupKind, Listed, ObjectKey, ResourceType, SourceObject};
+use crate::model::{GroupKind, Listed, ObjectKey, ObjectRef, ResourceType, SourceObject};
 use crate::normalize;
 use crate::plan::{
     ClusterInfo, Finding, PLAN_VERSION, Plan, PlannedObject, PulledIn, Selection, Severity,
@@ -181,10 +181,40 @@ pub fn prepare(side: SourceSide) -> Prepared {
     let removed = removed_kinds(removed, &kept, &mut findings);
     let converted = convert_for_target(&mut kept, &choice, &target, &mut findings);
     // Each object's key, computed once: it orders the plan, indexes the graph
-    // and finds B's copy.
-    let mut kept: Vec<(ObjectKey, SourceObject)> =
-        kept.into_par_iter().map(|o| (o.key(), o)).collect();
-    kept.par_sort_by(|a, b| a.0.cmp(&b.0));
+    // and finds B's copy. Sorted by the rank of the key's kind, then its
+    // namespace and name: the keys' own order, without reading the group and
+    // kind strings in every comparison of two objects of one kind.
+    let mut kinds: Vec<GroupKind> = Vec::new();
+    let mut by_resource: HashMap<usize, GroupKind> = HashMap::new();
+    for o in &kept {
+        by_resource
+            .entry(Arc::as_ptr(&o.resource) as usize)
+            .or_insert_with(|| {
+                let gk = o.resource.group_kind();
+                kinds.push(gk.clone());
+                gk
+            });
+    }
+    kinds.sort();
+    kinds.dedup();
+    let ranks: HashMap<usize, u32> = by_resource
+        .iter()
+        .map(|(r, gk)| {
+            (
+                *r,
+                kinds.binary_search(gk).expect("every kind ranked") as u32,
+            )
+        })
+        .collect();
+    let rank = |o: &SourceObject| ranks[&(Arc::as_ptr(&o.resource) as usize)];
+    let mut ranked: Vec<(u32, ObjectKey, SourceObject)> = kept
+        .into_par_iter()
+        .map(|o| (rank(&o), o.key(), o))
+        .collect();
+    ranked.par_sort_by(|a, b| {
+        (a.0, &a.1.namespace, &a.1.name).cmp(&(b.0, &b.1.namespace, &b.1.name))
+    });
+    let kept: Vec<(ObjectKey, SourceObject)> = ranked.into_iter().map(|(_, k, o)| (k, o)).collect();
 
     let layout = {
         let nodes: Vec<(&ObjectKey, &str, &Value)> = kept
@@ -276,9 +306,9 @@ pub fn finish(p: Prepared, rest: Rest) -> (Plan, TargetCopies) {
         skipped,
         recreated,
         outside,
-        mut pulled_in,
+        pulled_in,
         removed,
-        mut converted,
+        converted,
         layout,
         warnings: mut cycle_warnings,
         mut findings,
@@ -295,53 +325,79 @@ pub fn finish(p: Prepared, rest: Rest) -> (Plan, TargetCopies) {
         digest_key,
     } = rest;
     warnings.append(&mut cycle_warnings);
-    let target_index = index_target(target_objects);
-    let refs: Vec<_> = kept.iter().map(|(_, o)| o.object_ref()).collect();
-    let mut planned_keys: HashSet<ObjectKey> = HashSet::with_capacity(kept.len());
-    let mut differing: TargetCopies = HashMap::new();
-    let mut objects = Vec::with_capacity(kept.len());
+    let mut target_objects = target_objects;
+    let matches = match_target(&kept, &mut target_objects);
     // Each comparison reads one object and B's copy of it: decided on both
     // cores, assembled in order.
     let decisions: Vec<Decision> = kept
         .par_iter()
-        .map(|(k, o)| decide(o, target_index.get(k)))
+        .zip(matches)
+        .map(|((_, o), held)| decide(o, held.map(|j| &target_objects[j])))
         .collect();
-    drop(target_index);
-    for (i, ((key, o), d)) in kept.into_iter().zip(decisions).enumerate() {
-        let Decision {
-            decided,
-            diff: field_diff,
-            differing: copy,
-            secret_matches,
-        } = d;
-        let action = decided.action;
-        if let Some(copy) = copy {
-            differing.insert(key.clone(), copy);
+    // Freeing B's copies one by one takes a while (50,000 of them in the
+    // benchmark): done beside the rest, or here if no thread can be started.
+    let _ = std::thread::Builder::new()
+        .name("free-b-copies".into())
+        .spawn(move || drop(target_objects));
+    // References to the objects others depend on (in most plans, a few).
+    let mut depended = vec![false; kept.len()];
+    for deps in &layout.depends_on {
+        for &d in deps {
+            depended[d] = true;
         }
-        objects.push(PlannedObject {
-            api_version: o.resource.api_version(),
-            kind: o.resource.kind.clone(),
-            namespace: o.namespace().map(str::to_string),
-            name: o.name().to_string(),
-            resource: o.resource.plural.clone(),
-            namespaced: o.resource.namespaced,
-            wave: layout.waves[i],
-            action,
-            depends_on: layout.depends_on[i]
-                .iter()
-                .map(|d| refs[*d].clone())
-                .collect(),
-            pulled_in_by: pulled_in.remove(&key).unwrap_or_default(),
-            read_as: converted.get_mut(&key).and_then(|c| c.0.take()),
-            conversions: converted.remove(&key).map(|c| c.1).unwrap_or_default(),
-            secret_digest: o.secret_digest,
-            secret_matches,
-            manifest: o.object,
-            diff: field_diff,
-            removes: decided.removes,
-        });
-        planned_keys.insert(key);
     }
+    let refs: Vec<Option<ObjectRef>> = kept
+        .par_iter()
+        .zip(depended)
+        .map(|((_, o), d)| d.then(|| o.object_ref()))
+        .collect();
+    // Kept in key order: the planned keys are sorted for lookups.
+    let (planned_keys, sources): (Vec<ObjectKey>, Vec<SourceObject>) = kept.into_iter().unzip();
+    let (objects, copies): (Vec<PlannedObject>, Vec<Option<TargetCopy>>) = sources
+        .into_par_iter()
+        .zip(decisions)
+        .enumerate()
+        .map(|(i, (o, d))| {
+            let Decision {
+                decided,
+                diff: field_diff,
+                differing: copy,
+                secret_matches,
+            } = d;
+            let key = &planned_keys[i];
+            let conversion = converted.get(key);
+            let planned = PlannedObject {
+                api_version: o.resource.api_version(),
+                kind: o.resource.kind.clone(),
+                // From the key: the object's own metadata is colder in memory.
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+                resource: o.resource.plural.clone(),
+                namespaced: o.resource.namespaced,
+                wave: layout.waves[i],
+                action: decided.action,
+                depends_on: layout.depends_on[i]
+                    .iter()
+                    .filter_map(|d| refs[*d].clone())
+                    .collect(),
+                pulled_in_by: pulled_in.get(key).cloned().unwrap_or_default(),
+                read_as: conversion.and_then(|c| c.0.clone()),
+                conversions: conversion.map(|c| c.1.clone()).unwrap_or_default(),
+                secret_digest: o.secret_digest,
+                secret_matches,
+                manifest: o.object,
+                diff: field_diff,
+                removes: decided.removes,
+            };
+            (planned, copy)
+        })
+        .unzip();
+    drop((pulled_in, converted));
+    let differing: TargetCopies = planned_keys
+        .iter()
+        .zip(copies)
+        .filter_map(|(k, c)| c.map(|c| (k.clone(), c)))
+        .collect();
     // Where each referenced object stands, for preflight's findings.
     let known = Known {
         planned: planned_keys,
@@ -362,7 +418,7 @@ pub fn finish(p: Prepared, rest: Rest) -> (Plan, TargetCopies) {
         }
         if known.presence(&r.target) == Presence::Missing {
             findings.push(preflight::missing_dependency(
-                refs[*i].clone(),
+                objects[*i].object_ref(),
                 &r.target,
                 r.why,
             ));
@@ -554,44 +610,58 @@ fn convert_for_target(
     findings: &mut Vec<Finding>,
 ) -> Conversions {
     let target_minor = crate::model::minor_version(&target.kubernetes_version).unwrap_or(0);
-    let mut out = Conversions::new();
     // One shared resource per converted kind, not a copy per object.
     let written: HashMap<GroupKind, Arc<ResourceType>> = choice
         .writes
         .iter()
         .map(|(gk, w)| (gk.clone(), Arc::new(w.to.clone())))
         .collect();
-    let mut last: Option<(Arc<ResourceType>, Option<WrittenAs<'_>>)> = None;
-    for o in kept {
-        // Objects come grouped by resource: look the kind up once per run of them.
-        let write = match &last {
-            Some((rt, w)) if Arc::ptr_eq(rt, &o.resource) => w.clone(),
-            _ => {
+    // How each resource is written, looked up once per resource (its objects
+    // share its Arc), then every object converted on all cores.
+    let mut by_resource: HashMap<usize, Option<WrittenAs<'_>>> = HashMap::new();
+    for o in kept.iter() {
+        by_resource
+            .entry(Arc::as_ptr(&o.resource) as usize)
+            .or_insert_with(|| {
                 let gk = o.resource.group_kind();
-                let w = choice.writes.get(&gk).map(|w| (w, written[&gk].clone()));
-                last = Some((o.resource.clone(), w.clone()));
-                w
+                choice.writes.get(&gk).map(|w| (w, written[&gk].clone()))
+            });
+    }
+    type Done = (
+        Option<(ObjectKey, (Option<String>, Vec<String>))>,
+        Vec<Finding>,
+    );
+    let done: Vec<Done> = kept
+        .par_iter_mut()
+        .map(|o| {
+            let write = &by_resource[&(Arc::as_ptr(&o.resource) as usize)];
+            let row = write
+                .as_ref()
+                .and_then(|(w, _)| convert::CONVERSIONS.iter().find(|c| c.id == w.conversion));
+            let done = convert::convert(&mut o.object, row, target_minor);
+            let read_as = write.as_ref().map(|_| o.resource.api_version());
+            if let Some((_, to)) = write {
+                o.resource = to.clone();
             }
-        };
-        let row = write
-            .as_ref()
-            .and_then(|(w, _)| convert::CONVERSIONS.iter().find(|c| c.id == w.conversion));
-        let done = convert::convert(&mut o.object, row, target_minor);
-        let read_as = write.as_ref().map(|_| o.resource.api_version());
-        if let Some((_, to)) = &write {
-            o.resource = to.clone();
-        }
-        if !done.findings.is_empty() {
-            let r = o.object_ref();
-            findings.extend(done.findings.into_iter().map(|mut f| {
-                f.object.get_or_insert_with(|| r.clone());
-                f
-            }));
-        }
-        if write.is_some() || !done.rules.is_empty() {
-            let rules = done.rules.iter().map(|id| id.to_string()).collect();
-            out.insert(o.key(), (read_as, rules));
-        }
+            let mut found = Vec::new();
+            if !done.findings.is_empty() {
+                let r = o.object_ref();
+                found.extend(done.findings.into_iter().map(|mut f| {
+                    f.object.get_or_insert_with(|| r.clone());
+                    f
+                }));
+            }
+            let converted = (write.is_some() || !done.rules.is_empty()).then(|| {
+                let rules = done.rules.iter().map(|id| id.to_string()).collect();
+                (o.key(), (read_as, rules))
+            });
+            (converted, found)
+        })
+        .collect();
+    let mut out = Conversions::new();
+    for (converted, found) in done {
+        findings.extend(found);
+        out.extend(converted);
     }
     out
 }
@@ -614,7 +684,8 @@ pub fn kind_selected(r: &ResourceType, sel: &Selection) -> bool {
 /// What the planner knows about A's objects beyond the plan, so preflight can
 /// tell a reference to a missing object from one to an object left out.
 struct Known<'a> {
-    planned: HashSet<ObjectKey>,
+    /// Sorted.
+    planned: Vec<ObjectKey>,
     recreated: &'a HashSet<ObjectKey>,
     outside: &'a HashSet<ObjectKey>,
     /// Kinds that were listed at all.
@@ -625,7 +696,7 @@ struct Known<'a> {
 
 impl Known<'_> {
     fn presence(&self, key: &ObjectKey) -> Presence {
-        if self.planned.contains(key) {
+        if self.planned.binary_search(key).is_ok() {
             Presence::InPlan
         } else if self.recreated.contains(key) {
             Presence::RecreatedInB
@@ -778,10 +849,12 @@ fn dedupe_by_uid(objects: Vec<SourceObject>, target: &Catalog) -> Vec<SourceObje
             )
         })
     };
+    // Read on all cores: each object's metadata is a few cache misses away.
+    let uids: Vec<Option<&str>> = objects.par_iter().map(SourceObject::uid).collect();
     let mut best: HashMap<&str, usize> = HashMap::with_capacity(objects.len());
     let mut duplicates = false;
-    for (i, o) in objects.iter().enumerate() {
-        let Some(uid) = o.uid() else { continue };
+    for (i, (o, uid)) in objects.iter().zip(&uids).enumerate() {
+        let Some(uid) = *uid else { continue };
         match best.get(uid) {
             Some(&j) => {
                 duplicates = true;
@@ -802,19 +875,33 @@ fn dedupe_by_uid(objects: Vec<SourceObject>, target: &Catalog) -> Vec<SourceObje
         return objects;
     }
     let keep: HashSet<usize> = best.values().copied().collect();
+    let without_uid: Vec<bool> = uids.iter().map(Option::is_none).collect();
+    drop(best);
     objects
         .into_iter()
         .enumerate()
-        .filter(|(i, o)| o.uid().is_none() || keep.contains(i))
+        .filter(|(i, _)| without_uid[*i] || keep.contains(i))
         .map(|(_, o)| o)
         .collect()
 }
 
-/// Target objects keyed for lookup, normalised like the source's.
-type TargetIndex = HashMap<ObjectKey, TargetObject>;
-
-fn index_target(objects: Vec<TargetObject>) -> TargetIndex {
-    objects.into_iter().map(|o| (o.key.clone(), o)).collect()
+/// For each of A's objects (sorted by key), the index of B's copy in
+/// `target`, which is sorted here (of copies listed twice under one key, the
+/// first is used): a walk over both lists instead of a hash of 50,000 keys.
+fn match_target(
+    kept: &[(ObjectKey, SourceObject)],
+    target: &mut [TargetObject],
+) -> Vec<Option<usize>> {
+    target.par_sort_by(|a, b| a.key.cmp(&b.key));
+    let mut j = 0;
+    kept.iter()
+        .map(|(key, _)| {
+            while j < target.len() && target[j].key < *key {
+                j += 1;
+            }
+            (j < target.len() && target[j].key == *key).then_some(j)
+        })
+        .collect()
 }
 
 #[cfg(test)]

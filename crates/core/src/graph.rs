@@ -2,7 +2,7 @@
 //! can be created, and the waves that follow (longest-path layers). Pure: built
 //! from manifests alone, no cluster access.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -306,33 +306,63 @@ pub(crate) struct Layout {
 
 /// Builds the graph over `nodes` (key, plural, manifest) and assigns waves.
 pub(crate) fn layout(nodes: &[(&ObjectKey, &str, &Value)]) -> Layout {
-    let index: HashMap<&ObjectKey, usize> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, (k, _, _))| (*k, i))
+    use rayon::prelude::*;
+    // The planner hands its nodes over sorted by key: found by bisection then.
+    let sorted = nodes.is_sorted_by(|a, b| a.0 <= b.0);
+    let index: HashMap<&ObjectKey, usize> = if sorted {
+        HashMap::new()
+    } else {
+        nodes
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _, _))| (*k, i))
+            .collect()
+    };
+    let find = |key: &ObjectKey| {
+        if sorted {
+            nodes.binary_search_by(|n| n.0.cmp(key)).ok()
+        } else {
+            index.get(key).copied()
+        }
+    };
+    // Each object's references read and resolved on all cores; the graph is
+    // built from them in order.
+    let resolved: Vec<Vec<(Option<usize>, Reference)>> = nodes
+        .par_iter()
+        .map(|(key, plural, manifest)| {
+            references(&key.gk, plural, manifest)
+                .into_iter()
+                .map(|reference| {
+                    let found = find(&reference.target).or_else(|| {
+                        reference
+                            .scope_unknown
+                            .then(|| {
+                                find(&ObjectKey {
+                                    namespace: None,
+                                    ..reference.target.clone()
+                                })
+                            })
+                            .flatten()
+                    });
+                    (found, reference)
+                })
+                .collect()
+        })
         .collect();
-    let mut g: DiGraph<usize, &'static str> = DiGraph::with_capacity(nodes.len(), nodes.len() * 2);
+    let edges: usize = resolved.iter().map(Vec::len).sum();
+    let mut g: DiGraph<usize, &'static str> = DiGraph::with_capacity(nodes.len(), edges);
     for i in 0..nodes.len() {
         g.add_node(i);
     }
     let mut unresolved = Vec::new();
-    let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
-    for (i, (key, plural, manifest)) in nodes.iter().enumerate() {
-        for reference in references(&key.gk, plural, manifest) {
-            let found = index.get(&reference.target).copied().or_else(|| {
-                if reference.scope_unknown {
-                    let cluster = ObjectKey {
-                        namespace: None,
-                        ..reference.target.clone()
-                    };
-                    index.get(&cluster).copied()
-                } else {
-                    None
-                }
-            });
+    for (i, refs) in resolved.into_iter().enumerate() {
+        // An edge is added once, though several fields may make it.
+        let mut deps: Vec<usize> = Vec::new();
+        for (found, reference) in refs {
             match found {
                 Some(dep) if dep != i => {
-                    if edges.insert((dep, i)) {
+                    if !deps.contains(&dep) {
+                        deps.push(dep);
                         g.add_edge(NodeIndex::new(dep), NodeIndex::new(i), reference.why);
                     }
                 }

@@ -312,13 +312,20 @@ pub(crate) fn partition(
         .filter_map(|s| s.object.uid().map(str::to_string))
         .collect();
     loop {
-        let (now_skipped, still_kept): (Vec<_>, Vec<_>) = kept
-            .into_iter()
-            .partition(|o| owner_uids(&o.object).any(|u| skipped_uids.contains(u)));
-        kept = still_kept;
-        if now_skipped.is_empty() {
+        // Read on all cores; the objects are moved only when one is owned.
+        let owned: Vec<bool> = {
+            use rayon::prelude::*;
+            kept.par_iter()
+                .map(|o| owner_uids(&o.object).any(|u| skipped_uids.contains(u)))
+                .collect()
+        };
+        if !owned.contains(&true) {
             break;
         }
+        let mut owned = owned.into_iter();
+        let (now_skipped, still_kept): (Vec<_>, Vec<_>) =
+            kept.into_iter().partition(|_| owned.next() == Some(true));
+        kept = still_kept;
         for object in now_skipped {
             if let Some(uid) = object.uid() {
                 skipped_uids.insert(uid.to_string());

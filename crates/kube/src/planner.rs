@@ -247,8 +247,11 @@ pub async fn build_plan_with_targets(
         phase("source side decided");
         Ok::<(Prepared, Vec<Gap>, Vec<Arc<ResourceType>>), ClusterError>((prepared, gaps, read))
     };
-    let (source_listed, target_listed) =
-        tokio::join!(source_side, lists.run(target, &target_read, Side::B));
+    let (source_listed, target_listed) = tokio::join!(source_side, async {
+        let r = lists.run(target, &target_read, Side::B).await;
+        phase("target listed");
+        r
+    });
     let (prepared, source_gaps, read) = source_listed?;
     let (_, target_objects, target_gaps, _) = target_listed?;
     phase("both clusters listed");

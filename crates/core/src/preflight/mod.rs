@@ -18,18 +18,23 @@ pub(crate) use rules::{missing_dependency, unserved_api_version};
 /// Secret, ConfigMap or ServiceAccount stands.
 pub(crate) fn check(
     objects: &[PlannedObject],
-    presence: &dyn Fn(&ObjectKey) -> Presence,
+    presence: &(dyn Fn(&ObjectKey) -> Presence + Sync),
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for o in objects {
-        let (group, _) = split_api_version(&o.api_version);
-        let gk = GroupKind::new(group, &o.kind);
-        let obj = object::Obj::new(o);
-        let specs = object::pod_specs(&gk.kind, &o.manifest);
-        checks::object(&obj, &gk, o, objects, &specs, &mut out);
-        references::check(&obj, &gk, &o.manifest, &specs, presence, &mut out);
-    }
-    out
+    use rayon::prelude::*;
+    // Each object is judged alone (reading the others): on all cores, in order.
+    objects
+        .par_iter()
+        .flat_map_iter(|o| {
+            let mut out = Vec::new();
+            let (group, _) = split_api_version(&o.api_version);
+            let gk = GroupKind::new(group, &o.kind);
+            let obj = object::Obj::new(o);
+            let specs = object::pod_specs(&gk.kind, &o.manifest);
+            checks::object(&obj, &gk, o, objects, &specs, &mut out);
+            references::check(&obj, &gk, &o.manifest, &specs, presence, &mut out);
+            out
+        })
+        .collect()
 }
 
 #[cfg(test)]
