@@ -343,7 +343,8 @@ impl Plan {
     }
 
     /// Hashes the plan as serialised with an empty checksum, streaming into the
-    /// hasher ([`Plan::render`]): no copy of the plan and no buffer of its text.
+    /// hasher ([`Plan::render`]): no copy of the plan, and its text held a
+    /// batch of objects at a time.
     fn compute_checksum(&self) -> String {
         let mut hasher = HashWriter(Sha256::new());
         self.render(&mut hasher, Style::Compact, String::new())
@@ -410,21 +411,19 @@ impl Plan {
             let mut spare = ready.clone();
             render_batch(batches[0], 0, style, &mut ready).map_err(std::io::Error::other)?;
             for (b, batch) in batches.iter().enumerate() {
-                let written = std::thread::scope(|s| {
-                    let next = batches.get(b + 1).map(|next| {
-                        let spare = &mut spare;
-                        s.spawn(move || render_batch(next, (b + 1) * BATCH, style, spare))
-                    });
-                    let written = ready[..batch.len().div_ceil(CHUNK)]
-                        .iter()
-                        .try_for_each(|r| out.write_all(&r.text));
-                    match next.map(|h| h.join()) {
-                        Some(Ok(Err(e))) => Err(std::io::Error::other(e)),
-                        Some(Err(panic)) => std::panic::resume_unwind(panic),
-                        _ => written,
+                let mut rendered = Ok(());
+                rayon::in_place_scope(|s| {
+                    if let Some(next) = batches.get(b + 1) {
+                        let (spare, rendered) = (&mut spare, &mut rendered);
+                        s.spawn(move |_| {
+                            *rendered = render_batch(next, (b + 1) * BATCH, style, spare)
+                        });
                     }
-                });
-                written?;
+                    ready[..batch.len().div_ceil(CHUNK)]
+                        .iter()
+                        .try_for_each(|r| out.write_all(&r.text))
+                })?;
+                rendered.map_err(std::io::Error::other)?;
                 std::mem::swap(&mut ready, &mut spare);
             }
             out.write_all(close)?;
