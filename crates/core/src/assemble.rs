@@ -181,40 +181,10 @@ pub fn prepare(side: SourceSide) -> Prepared {
     let removed = removed_kinds(removed, &kept, &mut findings);
     let converted = convert_for_target(&mut kept, &choice, &target, &mut findings);
     // Each object's key, computed once: it orders the plan, indexes the graph
-    // and finds B's copy. Sorted by the rank of the key's kind, then its
-    // namespace and name: the keys' own order, without reading the group and
-    // kind strings in every comparison of two objects of one kind.
-    let mut kinds: Vec<GroupKind> = Vec::new();
-    let mut by_resource: HashMap<usize, GroupKind> = HashMap::new();
-    for o in &kept {
-        by_resource
-            .entry(Arc::as_ptr(&o.resource) as usize)
-            .or_insert_with(|| {
-                let gk = o.resource.group_kind();
-                kinds.push(gk.clone());
-                gk
-            });
-    }
-    kinds.sort();
-    kinds.dedup();
-    let ranks: HashMap<usize, u32> = by_resource
-        .iter()
-        .map(|(r, gk)| {
-            (
-                *r,
-                kinds.binary_search(gk).expect("every kind ranked") as u32,
-            )
-        })
-        .collect();
-    let rank = |o: &SourceObject| ranks[&(Arc::as_ptr(&o.resource) as usize)];
-    let mut ranked: Vec<(u32, ObjectKey, SourceObject)> = kept
-        .into_par_iter()
-        .map(|o| (rank(&o), o.key(), o))
-        .collect();
-    ranked.par_sort_by(|a, b| {
-        (a.0, &a.1.namespace, &a.1.name).cmp(&(b.0, &b.1.namespace, &b.1.name))
-    });
-    let kept: Vec<(ObjectKey, SourceObject)> = ranked.into_iter().map(|(_, k, o)| (k, o)).collect();
+    // and finds B's copy.
+    let mut kept: Vec<(ObjectKey, SourceObject)> =
+        kept.into_par_iter().map(|o| (o.key(), o)).collect();
+    kept.par_sort_by(|a, b| a.0.cmp(&b.0));
 
     let layout = {
         let nodes: Vec<(&ObjectKey, &str, &Value)> = kept

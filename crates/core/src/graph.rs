@@ -307,23 +307,16 @@ pub(crate) struct Layout {
 /// Builds the graph over `nodes` (key, plural, manifest) and assigns waves.
 pub(crate) fn layout(nodes: &[(&ObjectKey, &str, &Value)]) -> Layout {
     use rayon::prelude::*;
-    // The planner hands its nodes over sorted by key: found by bisection then.
-    let sorted = nodes.is_sorted_by(|a, b| a.0 <= b.0);
-    let index: HashMap<&ObjectKey, usize> = if sorted {
-        HashMap::new()
-    } else {
-        nodes
-            .iter()
-            .enumerate()
-            .map(|(i, (k, _, _))| (*k, i))
-            .collect()
-    };
+    // Keys found by bisection. The planner hands its nodes over sorted by
+    // key, so this sort only confirms the order.
+    let mut index: Vec<(&ObjectKey, usize)> =
+        nodes.iter().enumerate().map(|(i, n)| (n.0, i)).collect();
+    index.sort_by(|a, b| a.0.cmp(b.0));
     let find = |key: &ObjectKey| {
-        if sorted {
-            nodes.binary_search_by(|n| n.0.cmp(key)).ok()
-        } else {
-            index.get(key).copied()
-        }
+        index
+            .binary_search_by(|(k, _)| (*k).cmp(key))
+            .ok()
+            .map(|at| index[at].1)
     };
     // Each object's references read and resolved on all cores; the graph is
     // built from them in order.
