@@ -289,13 +289,12 @@ pub fn finish(p: Prepared, rest: Rest) -> (Plan, TargetCopies) {
         abshift_version,
         read,
         namespace_scopes,
-        target_objects,
+        mut target_objects,
         mut warnings,
         unavailable,
         digest_key,
     } = rest;
     warnings.append(&mut cycle_warnings);
-    let mut target_objects = target_objects;
     let matches = match_target(&kept, &mut target_objects);
     // Each comparison reads one object and B's copy of it: decided on both
     // cores, assembled in order.

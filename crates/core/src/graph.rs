@@ -348,14 +348,15 @@ pub(crate) fn layout(nodes: &[(&ObjectKey, &str, &Value)]) -> Layout {
         g.add_node(i);
     }
     let mut unresolved = Vec::new();
+    // An edge is added once, though several fields may make it: the node
+    // that last added an edge from each dependency.
+    let mut added_for = vec![usize::MAX; nodes.len()];
     for (i, refs) in resolved.into_iter().enumerate() {
-        // An edge is added once, though several fields may make it.
-        let mut deps: Vec<usize> = Vec::new();
         for (found, reference) in refs {
             match found {
                 Some(dep) if dep != i => {
-                    if !deps.contains(&dep) {
-                        deps.push(dep);
+                    if added_for[dep] != i {
+                        added_for[dep] = i;
                         g.add_edge(NodeIndex::new(dep), NodeIndex::new(i), reference.why);
                     }
                 }

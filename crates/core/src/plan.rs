@@ -584,9 +584,10 @@ enum Style {
     Pretty,
 }
 
-struct HashWriter(Sha256);
+/// Feeds what is written to a digest (the checksum's SHA-256, a Secret's HMAC).
+struct HashWriter<D>(D);
 
-impl std::io::Write for HashWriter {
+impl<D: sha2::digest::Update> std::io::Write for HashWriter<D> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.update(buf);
         Ok(buf.len())
@@ -610,23 +611,17 @@ pub fn secret_digest(object: &Value, key: &[u8]) -> String {
         #[serde(rename = "type")]
         kind: &'a Value,
     }
-    struct MacWriter<'m>(&'m mut SimpleHmac<Sha256>);
-    impl std::io::Write for MacWriter<'_> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let canonical = Canonical {
         data: object.get("data").unwrap_or(&Value::Null),
         kind: object.get("type").unwrap_or(&Value::Null),
     };
-    let mut mac = <SimpleHmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
-    serde_json::to_writer(MacWriter(&mut mac), &canonical).expect("json serialises");
-    format!("hmac-sha256:{}", hex::encode(mac.finalize().into_bytes()))
+    let mac = <SimpleHmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
+    let mut writer = HashWriter(mac);
+    serde_json::to_writer(&mut writer, &canonical).expect("json serialises");
+    format!(
+        "hmac-sha256:{}",
+        hex::encode(writer.0.finalize().into_bytes())
+    )
 }
 
 /// The plan's digest key as bytes (its hex text, if it is not hex: a
