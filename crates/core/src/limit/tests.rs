@@ -329,3 +329,83 @@ fn noisy_measurements_keep_the_rate_near_the_best() {
     let lowest = l.trace().changes.iter().map(|c| c.to).min().unwrap();
     assert!(lowest >= 16, "{:?}", l.trace().changes);
 }
+
+/// The raw rates of issue #17's sixth run (docs/benchmarks.md), still rising
+/// at 64 in flight, where the limiter drifted down to 44-55; 128 taken as flat.
+const SIXTH_RUN: &[(usize, f64)] = &[
+    (8, 1450.0),
+    (16, 1619.0),
+    (32, 1730.0),
+    (64, 1990.0),
+    (128, 2000.0),
+];
+
+/// Multiplicative noise for each 200 ms: uniform in [0.5, 1.5), from `seed`.
+fn noise(seed: u64) -> Vec<f64> {
+    let mut x = 0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
+    (0..400)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            0.5 + (x >> 11) as f64 / (1u64 << 53) as f64
+        })
+        .collect()
+}
+
+#[test]
+fn on_a_noisy_server_still_rising_at_64_the_level_seldom_drifts_below_the_best() {
+    // 100 applies of 26 s (50,000 objects), each with its own noise. Judged
+    // on the better of two windows, 14 of these fell below 95 % of the best
+    // rate, 7 below 90 % (the lowest 85.5 %); on the mean of three, with
+    // requests paced by the level before left out, 6, none below 93 %.
+    let mut below = Vec::new();
+    for seed in 0..100 {
+        let noise = noise(seed);
+        let mut l = Limiter::new(LimiterConfig::WRITES);
+        let (_, samples) = simulate(&mut l, 26.0, |level, t| {
+            rate_at(SIXTH_RUN, level) * noise[(t / 0.2) as usize % noise.len()]
+        });
+        let mut weighted = 0.0;
+        for w in samples.windows(2) {
+            weighted += (w[1].0 - w[0].0) * rate_at(SIXTH_RUN, w[0].1);
+        }
+        let span = samples.last().unwrap().0 - samples[0].0;
+        let share = weighted / span / 2000.0;
+        if share < 0.95 {
+            below.push((seed, (share * 1000.0).round() / 10.0));
+        }
+    }
+    assert!(
+        below.len() <= 8 && below.iter().all(|(_, share)| *share >= 92.0),
+        "seeds below 95 % (seed, %): {below:?}"
+    );
+}
+
+#[test]
+fn requests_sent_at_the_level_before_do_not_count_toward_the_new_one() {
+    // The search doubles 32 -> 64 after three windows; then a burst of
+    // completions of requests sent before that change (as after a step down,
+    // when more are in flight than the new level allows) must not be taken
+    // as the new level's rate and raise it again.
+    let mut l = Limiter::new(LimiterConfig::WRITES);
+    let mut t = Duration::ZERO;
+    while l.limit() == 32 {
+        t += Duration::from_millis(1);
+        l.record(t, Duration::from_millis(16), 1, Signal::Served);
+    }
+    assert_eq!(l.limit(), 64);
+    let changed = t;
+    for _ in 0..5000 {
+        t += Duration::from_micros(200);
+        let sent_before = t - changed + Duration::from_millis(1);
+        l.record(t, sent_before, 10, Signal::Served);
+    }
+    assert_eq!(l.limit(), 64, "{:?}", l.trace().changes);
+    // Requests sent after it do count: the same burst from them raises it.
+    for _ in 0..5000 {
+        t += Duration::from_micros(200);
+        l.record(t, Duration::from_micros(100), 10, Signal::Served);
+    }
+    assert_eq!(l.limit(), 128, "{:?}", l.trace().changes);
+}
