@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::fields::{Owned, dropped_fields, fieldset_digest};
 use crate::model::GroupKind;
+use crate::model::ValueAt;
 
 /// Label abshift puts on every object it creates in B.
 pub const MIGRATED_FROM_LABEL: &str = "abshift.io/migrated-from";
@@ -222,7 +223,7 @@ pub(crate) struct Held<'a> {
 /// Whether an object (B's copy) carries abshift's label.
 pub(crate) fn is_ours(object: &Value) -> bool {
     object
-        .pointer("/metadata/labels")
+        .at(&["metadata", "labels"])
         .and_then(|l| l.get(MIGRATED_FROM_LABEL))
         .is_some()
 }

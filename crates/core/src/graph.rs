@@ -8,6 +8,7 @@ use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::Value;
 
+use crate::model::ValueAt;
 use crate::model::{GroupKind, ObjectKey, split_api_version, str_at};
 use crate::podspec;
 
@@ -93,7 +94,7 @@ pub(crate) fn references(gk: &GroupKind, plural: &str, manifest: &Value) -> Vec<
         ));
     }
     for owner in manifest
-        .pointer("/metadata/ownerReferences")
+        .at(&["metadata", "ownerReferences"])
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -130,7 +131,7 @@ pub(crate) fn references(gk: &GroupKind, plural: &str, manifest: &Value) -> Vec<
                 out.push(r("", "Service", ns, svc, "governing service"));
             }
             for t in manifest
-                .pointer("/spec/volumeClaimTemplates")
+                .at(&["spec", "volumeClaimTemplates"])
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
@@ -185,18 +186,20 @@ pub(crate) fn references(gk: &GroupKind, plural: &str, manifest: &Value) -> Vec<
                 .into_iter()
                 .flatten()
             {
-                if let Some(svc) = w.pointer("/clientConfig/service") {
+                if let Some(svc) = w.at(&["clientConfig", "service"]) {
                     service_ref(svc, &mut out, "webhook service");
                 }
             }
         }
         ("apiregistration.k8s.io", "APIService") => {
-            if let Some(svc) = manifest.pointer("/spec/service") {
+            if let Some(svc) = manifest.at(&["spec", "service"]) {
                 service_ref(svc, &mut out, "backing service");
             }
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
-            if let Some(svc) = manifest.pointer("/spec/conversion/webhook/clientConfig/service") {
+            if let Some(svc) =
+                manifest.at(&["spec", "conversion", "webhook", "clientConfig", "service"])
+            {
                 service_ref(svc, &mut out, "conversion webhook service");
             }
         }
@@ -247,16 +250,16 @@ fn ingress_refs(m: &Value, ns: Option<&str>, out: &mut Vec<Reference>) {
         ));
     }
     let mut backends: Vec<&Value> = Vec::new();
-    backends.extend(m.pointer("/spec/defaultBackend"));
-    backends.extend(m.pointer("/spec/backend"));
+    backends.extend(m.at(&["spec", "defaultBackend"]));
+    backends.extend(m.at(&["spec", "backend"]));
     for rule in m
-        .pointer("/spec/rules")
+        .at(&["spec", "rules"])
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
         for p in rule
-            .pointer("/http/paths")
+            .at(&["http", "paths"])
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -266,7 +269,7 @@ fn ingress_refs(m: &Value, ns: Option<&str>, out: &mut Vec<Reference>) {
     }
     for b in backends {
         let svc = b
-            .pointer("/service/name")
+            .at(&["service", "name"])
             .or_else(|| b.get("serviceName"))
             .and_then(Value::as_str);
         if let Some(svc) = svc {
@@ -274,7 +277,7 @@ fn ingress_refs(m: &Value, ns: Option<&str>, out: &mut Vec<Reference>) {
         }
     }
     for t in m
-        .pointer("/spec/tls")
+        .at(&["spec", "tls"])
         .and_then(Value::as_array)
         .into_iter()
         .flatten()

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::model::GroupKind;
+use crate::model::ValueAt;
 
 /// Annotation holding the value a hand-over replaced (JSON).
 pub const HANDOVER_ANNOTATION: &str = "abshift.io/handover";
@@ -65,7 +66,7 @@ pub struct Recorded {
 
 fn recorded(object: &Value) -> Option<Recorded> {
     let text = object
-        .pointer("/metadata/annotations")?
+        .at(&["metadata", "annotations"])?
         .get(HANDOVER_ANNOTATION)?
         .as_str()?;
     serde_json::from_str(text).ok()
@@ -91,7 +92,7 @@ pub fn suspend(gk: &GroupKind, object: &Value) -> Option<Change> {
         return None;
     }
     let current = object
-        .pointer(&format!("/spec/{}", kind.field))
+        .at(&["spec", kind.field])
         .cloned()
         .unwrap_or(Value::Null);
     let record = Recorded {
@@ -105,7 +106,7 @@ pub fn suspend(gk: &GroupKind, object: &Value) -> Option<Change> {
         to: to.clone(),
         patch: json!({
             "metadata": {
-                "resourceVersion": object.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null),
+                "resourceVersion": object.at(&["metadata", "resourceVersion"]).cloned().unwrap_or(Value::Null),
                 "annotations": {HANDOVER_ANNOTATION: serde_json::to_string(&record).expect("record serialises")},
             },
             "spec": {kind.field: to},
@@ -118,7 +119,7 @@ pub fn suspend(gk: &GroupKind, object: &Value) -> Option<Change> {
 pub fn resume(object: &Value) -> Option<Change> {
     let record = recorded(object)?;
     let current = object
-        .pointer(&format!("/spec/{}", record.field))
+        .at(&["spec", &record.field])
         .cloned()
         .unwrap_or(Value::Null);
     Some(Change {
@@ -127,7 +128,7 @@ pub fn resume(object: &Value) -> Option<Change> {
         to: record.previous.clone(),
         patch: json!({
             "metadata": {
-                "resourceVersion": object.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null),
+                "resourceVersion": object.at(&["metadata", "resourceVersion"]).cloned().unwrap_or(Value::Null),
                 "annotations": {HANDOVER_ANNOTATION: Value::Null},
             },
             "spec": {record.field: record.previous},

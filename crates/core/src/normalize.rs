@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::model::GroupKind;
+use crate::model::ValueAt;
 use crate::podspec;
 
 /// Which objects a rule applies to.
@@ -316,7 +317,7 @@ fn apply(strip: Strip, gk: &GroupKind, object: &mut Value) {
     match strip {
         Strip::Field(path) => remove_path(object, path),
         Strip::FieldUnless(path, keep) => {
-            let keep_it = crate::model::value_at(object, path).is_some_and(|v| match v {
+            let keep_it = object.at(path).is_some_and(|v| match v {
                 Value::String(s) => s == keep,
                 Value::Array(items) => {
                     items.iter().all(|i| i.as_str() == Some(keep)) && !items.is_empty()
@@ -520,7 +521,7 @@ fn is_token_volume(volume: &Value) -> bool {
         return true;
     }
     // 1.20 and older: a secret volume named after the SA token Secret it mounts.
-    let secret = volume.pointer("/secret/secretName").and_then(Value::as_str);
+    let secret = volume.at(&["secret", "secretName"]).and_then(Value::as_str);
     secret == Some(name)
         && name
             .rsplit_once("-token-")

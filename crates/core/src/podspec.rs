@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::model::{array_items as array, value_at};
+use crate::model::{ValueAt, array_items as array};
 
 /// Paths at which a pod spec may sit, tried on every object.
 pub(crate) const POD_SPEC_PATHS: &[&[&str]] = &[
@@ -38,7 +38,7 @@ pub(crate) fn pod_specs_at<'a>(
     }
     POD_SPEC_PATHS
         .iter()
-        .filter_map(|path| value_at(object, path).map(|spec| (*path, spec)))
+        .filter_map(|path| object.at(path).map(|spec| (*path, spec)))
         .filter(|(_, spec)| spec.get("containers").is_some())
         .collect()
 }
@@ -49,9 +49,11 @@ pub(crate) fn pod_specs_mut<'a>(kind: &str, object: &'a mut Value) -> Vec<&'a mu
         return object.get_mut("spec").into_iter().collect();
     }
     // Only one path can match a given object shape; find which, then borrow it.
-    let found = POD_SPEC_PATHS
-        .iter()
-        .find(|path| value_at(object, path).is_some_and(|s| s.get("containers").is_some()));
+    let found = POD_SPEC_PATHS.iter().find(|path| {
+        object
+            .at(path)
+            .is_some_and(|s| s.get("containers").is_some())
+    });
     match found {
         Some(path) => value_at_mut(object, path).into_iter().collect(),
         None => Vec::new(),
@@ -327,7 +329,7 @@ pub(crate) fn references(spec: &Value) -> Vec<FoundRef<'_>> {
     }
     for (i, v) in array(spec.get("volumes")).enumerate() {
         push_item(At::Volume, v, || format!("volumes[{i}]"), &mut out);
-        for (j, src) in array(v.pointer("/projected/sources")).enumerate() {
+        for (j, src) in array(v.at(&["projected", "sources"])).enumerate() {
             push_item(
                 At::ProjectedSource,
                 src,

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::model::ValueAt;
 use crate::model::{GroupKind, SourceObject, annotation, label, str_at};
 use crate::normalize::Applies;
 
@@ -260,7 +261,7 @@ pub(crate) fn partition(
             .filter(|o| o.resource.group.is_empty() && o.resource.kind == "Service")
             .filter(|o| {
                 o.object
-                    .pointer("/spec/selector")
+                    .at(&["spec", "selector"])
                     .and_then(Value::as_object)
                     .is_some_and(|m| !m.is_empty())
             })
@@ -278,7 +279,7 @@ pub(crate) fn partition(
                 let ns = o.namespace().unwrap_or("").to_string();
                 let sts = o.name().to_string();
                 o.object
-                    .pointer("/spec/volumeClaimTemplates")
+                    .at(&["spec", "volumeClaimTemplates"])
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
@@ -352,7 +353,7 @@ fn holds(when: When, gk: &GroupKind, o: &SourceObject, ctx: &Context) -> bool {
     match when {
         When::Always => true,
         When::BeingDeleted => v
-            .pointer("/metadata/deletionTimestamp")
+            .at(&["metadata", "deletionTimestamp"])
             .is_some_and(|t| !t.is_null()),
         When::InSystemNamespace => o
             .namespace()
@@ -381,7 +382,7 @@ fn holds(when: When, gk: &GroupKind, o: &SourceObject, ctx: &Context) -> bool {
             Some("Succeeded") | Some("Failed")
         ),
         When::JobCompleted => v
-            .pointer("/status/conditions")
+            .at(&["status", "conditions"])
             .and_then(Value::as_array)
             .is_some_and(|c| {
                 c.iter().any(|c| {
@@ -405,7 +406,7 @@ fn holds(when: When, gk: &GroupKind, o: &SourceObject, ctx: &Context) -> bool {
 }
 
 fn owner_refs(v: &Value) -> impl Iterator<Item = &Value> {
-    v.pointer("/metadata/ownerReferences")
+    v.at(&["metadata", "ownerReferences"])
         .and_then(Value::as_array)
         .into_iter()
         .flatten()

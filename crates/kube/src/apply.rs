@@ -23,6 +23,7 @@ use crate::journal::{self, ApplyLock, Entry, Journal, JournalError};
 use abshift_core::diff::{Action, MIGRATED_FROM_LABEL, PLAN_ANNOTATION};
 use abshift_core::fields::{FIELDS_ANNOTATION, as_applied, fieldset_digest};
 use abshift_core::limit::{Limiter, LimiterConfig};
+use abshift_core::model::ValueAt;
 use abshift_core::model::{
     GroupKind, ObjectKey, ObjectRef, ResourceType, path_segment, split_api_version,
 };
@@ -804,7 +805,7 @@ fn conflicts_only_with_ourselves(resp: &crate::cluster::RawResponse) -> bool {
     let ours = format!("conflict with \"{FIELD_MANAGER}\" using ");
     resp.json()
         .and_then(|v| {
-            v.pointer("/details/causes")
+            v.at(&["details", "causes"])
                 .and_then(Value::as_array)
                 .cloned()
         })
@@ -842,7 +843,7 @@ fn resource_not_served(resp: &crate::cluster::RawResponse) -> bool {
     // "the server could not find the requested resource" has no details.name;
     // a missing namespace or object names it.
     resp.json()
-        .is_some_and(|v| v.pointer("/details/name").is_none())
+        .is_some_and(|v| v.at(&["details", "name"]).is_none())
 }
 
 /// Moves abshift's fields of operation Update (written by a POST) into its
@@ -862,7 +863,7 @@ async fn take_over_own_fields(
             .await
             .map_err(|e| e.to_string())?;
         let managed = current
-            .pointer("/metadata/managedFields")
+            .at(&["metadata", "managedFields"])
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
@@ -870,7 +871,7 @@ async fn take_over_own_fields(
             return Ok(());
         };
         let rv = current
-            .pointer("/metadata/resourceVersion")
+            .at(&["metadata", "resourceVersion"])
             .cloned()
             .unwrap_or(Value::Null);
         let patch = json!([
@@ -957,7 +958,7 @@ impl Ctx<'_> {
             .await
             .map_err(|e| format!("owner {key} not found in B: {e}"))?;
         let uid = v
-            .pointer("/metadata/uid")
+            .at(&["metadata", "uid"])
             .and_then(Value::as_str)
             .ok_or_else(|| format!("owner {key} in B has no uid"))?
             .to_string();
@@ -1013,7 +1014,7 @@ async fn build_body(ctx: &Ctx<'_>, o: &PlannedObject) -> Result<Value, (Outcome,
         abshift_core::handover::suspend_manifest(&GroupKind::new(group, &o.kind), &mut body);
     }
     let owners: Vec<(usize, ObjectKey)> = body
-        .pointer("/metadata/ownerReferences")
+        .at(&["metadata", "ownerReferences"])
         .and_then(Value::as_array)
         .map(|refs| {
             refs.iter()
@@ -1211,7 +1212,7 @@ fn readiness(object: &ObjectRef) -> Option<Readiness> {
                 path_segment(&object.name)
             ),
             |v| {
-                v.pointer("/status/conditions")
+                v.at(&["status", "conditions"])
                     .and_then(Value::as_array)
                     .is_some_and(|c| {
                         c.iter()
@@ -1221,7 +1222,7 @@ fn readiness(object: &ObjectRef) -> Option<Readiness> {
         )),
         ("", "Namespace") => Some((
             format!("/api/v1/namespaces/{}", path_segment(&object.name)),
-            |v| v.pointer("/status/phase").and_then(Value::as_str) == Some("Active"),
+            |v| v.at(&["status", "phase"]).and_then(Value::as_str) == Some("Active"),
         )),
         _ => None,
     }

@@ -8,6 +8,7 @@ use super::{
     Conversion, child_map, crd, hpa, ingress, items_mut, name_of, note, selector_is_empty,
     set_default,
 };
+use crate::model::ValueAt;
 use crate::plan::{Finding, Severity};
 
 /// Conversions, one row per (kind, from, to). `find_conversion` picks the row
@@ -360,7 +361,7 @@ pub const PDB_EMPTY_SELECTOR_MEANING: &str = "pdb-empty-selector-meaning";
 
 /// policy/v1beta1 -> v1: same fields; an empty selector changes meaning.
 fn pdb_to_v1(manifest: &mut Value) -> Vec<Finding> {
-    let selector = manifest.pointer("/spec/selector");
+    let selector = manifest.at(&["spec", "selector"]);
     if !selector.is_some_and(selector_is_empty) {
         // An unset selector selects no pods in either version.
         return Vec::new();
@@ -570,7 +571,7 @@ fn workload_to_apps_v1(manifest: &mut Value, old: &OldDefaults) -> Vec<Finding> 
         .to_string();
     let name = name_of(manifest).to_string();
     let template_labels = manifest
-        .pointer("/spec/template/metadata/labels")
+        .at(&["spec", "template", "metadata", "labels"])
         .cloned()
         .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()));
     let mut findings = Vec::new();

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::object_ref;
+use crate::model::ValueAt;
 use crate::model::{ObjectRef, str_at};
 use crate::plan::{Finding, Severity};
 
@@ -326,11 +327,11 @@ impl Usage {
             };
             let mut rules = own_rules(role);
             let selectors = role
-                .pointer("/aggregationRule/clusterRoleSelectors")
+                .at(&["aggregationRule", "clusterRoleSelectors"])
                 .and_then(Value::as_array);
             for selector in selectors.into_iter().flatten() {
                 for (other, r) in &cluster_roles {
-                    let labels = r.pointer("/metadata/labels").and_then(Value::as_object);
+                    let labels = r.at(&["metadata", "labels"]).and_then(Value::as_object);
                     if *other != name && selector_matches(selector, labels) {
                         rules.extend(own_rules(r));
                     }

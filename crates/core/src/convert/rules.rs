@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{ObjectRule, RuleOutcome, crd, name_of, note};
-use crate::model::value_at;
+use crate::model::ValueAt;
 use crate::plan::Severity;
 use crate::podspec;
 
@@ -184,7 +184,11 @@ fn pod_templates(manifest: &Value) -> Vec<(String, String)> {
     }
     podspec::POD_SPEC_PATHS
         .iter()
-        .filter(|path| value_at(manifest, path).is_some_and(|s| s.get("containers").is_some()))
+        .filter(|path| {
+            manifest
+                .at(path)
+                .is_some_and(|s| s.get("containers").is_some())
+        })
         .map(|path| {
             let parent = &path[..path.len() - 1];
             (pointer(&[parent, &["metadata"]].concat()), pointer(path))
@@ -312,12 +316,12 @@ fn ingress_class_annotation(manifest: &mut Value, target_minor: u32) -> RuleOutc
     let name = name_of(manifest).to_string();
     let mut out = RuleOutcome::default();
     let annotation = manifest
-        .pointer("/metadata/annotations")
+        .at(&["metadata", "annotations"])
         .and_then(|a| a.get(INGRESS_CLASS_ANNOTATION))
         .and_then(Value::as_str)
         .map(str::to_string);
     let class = manifest
-        .pointer("/spec/ingressClassName")
+        .at(&["spec", "ingressClassName"])
         .and_then(Value::as_str)
         .map(str::to_string);
     match (annotation, class) {

@@ -11,7 +11,7 @@ use super::rules::{
     NO_READINESS_PROBE, NODE_PORT_SERVICE, PDB_BLOCKS_DRAIN, PVC_DATA_NOT_MOVED,
     SINGLETON_RUNS_TWICE,
 };
-use crate::model::{GroupKind, array_items as array, str_at, value_at};
+use crate::model::{GroupKind, ValueAt, array_items as array, str_at};
 use crate::plan::{Finding, PlannedObject};
 use crate::select::LabelSelector;
 
@@ -56,7 +56,7 @@ pub(super) fn object(
         }
         ("apps", "StatefulSet") => claim_templates(obj, m, out),
         ("apps", "Deployment")
-            if m.pointer("/spec/replicas").and_then(Value::as_i64) == Some(1)
+            if m.at(&["spec", "replicas"]).and_then(Value::as_i64) == Some(1)
                 && str_at(m, &["spec", "strategy", "type"]) == Some("Recreate") =>
         {
             out.push(SINGLETON_RUNS_TWICE.finding(
@@ -69,7 +69,7 @@ pub(super) fn object(
         }
         ("policy", "PodDisruptionBudget") => pdb(obj, o, objects, out),
         ("batch", "CronJob")
-            if m.pointer("/spec/suspend").and_then(Value::as_bool) != Some(true) =>
+            if m.at(&["spec", "suspend"]).and_then(Value::as_bool) != Some(true) =>
         {
             out.push(CRONJOB_RUNS_TWICE.finding(
                 Some(obj.r.clone()),
@@ -116,7 +116,8 @@ fn is_clustered(gk: &GroupKind, o: &PlannedObject, objects: &[PlannedObject]) ->
                     && s.api_version == "v1"
                     && s.namespace == o.namespace
                     && str_at(&s.manifest, &["spec", "clusterIP"]) == Some("None")
-                    && value_at(&s.manifest, &["spec", "selector"])
+                    && s.manifest
+                        .at(&["spec", "selector"])
                         .and_then(Value::as_object)
                         .and_then(LabelSelector::from_map)
                         .is_some_and(|sel| !sel.is_empty() && sel.matches_map(labels))
@@ -127,13 +128,14 @@ fn is_clustered(gk: &GroupKind, o: &PlannedObject, objects: &[PlannedObject]) ->
 }
 
 fn template_labels(m: &Value) -> Option<&Map<String, Value>> {
-    value_at(m, &["spec", "template", "metadata", "labels"]).and_then(Value::as_object)
+    m.at(&["spec", "template", "metadata", "labels"])
+        .and_then(Value::as_object)
 }
 
 fn clustered(obj: &Obj, path: &str, spec: &Value, out: &mut Vec<Finding>) {
     let containers: Vec<&Value> = array(spec.get("containers")).collect();
     let has_pre_stop = containers.iter().any(|c| {
-        c.pointer("/lifecycle/preStop")
+        c.at(&["lifecycle", "preStop"])
             .is_some_and(Value::is_object)
     });
     if !has_pre_stop && !containers.is_empty() {
@@ -187,7 +189,7 @@ fn node_ports(obj: &Obj, m: &Value, out: &mut Vec<Finding>) {
         return;
     };
     let mut ports = Vec::new();
-    for (i, p) in array(m.pointer("/spec/ports")).enumerate() {
+    for (i, p) in array(m.at(&["spec", "ports"])).enumerate() {
         let name = str_at(p, &["name"])
             .map(|n| format!(" \"{n}\""))
             .unwrap_or_default();
@@ -212,7 +214,7 @@ fn node_ports(obj: &Obj, m: &Value, out: &mut Vec<Finding>) {
 /// "20Gi on StorageClass x, volumeName y" for a claim spec.
 fn claim_desc(spec: Option<&Value>) -> String {
     let spec = spec.unwrap_or(&Value::Null);
-    let size = match spec.pointer("/resources/requests/storage") {
+    let size = match spec.at(&["resources", "requests", "storage"]) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         _ => "no size requested".to_string(),
@@ -243,10 +245,10 @@ fn claim(obj: &Obj, m: &Value, out: &mut Vec<Finding>) {
 
 fn claim_templates(obj: &Obj, m: &Value, out: &mut Vec<Finding>) {
     let replicas = m
-        .pointer("/spec/replicas")
+        .at(&["spec", "replicas"])
         .and_then(Value::as_u64)
         .unwrap_or(1);
-    for (i, t) in array(m.pointer("/spec/volumeClaimTemplates")).enumerate() {
+    for (i, t) in array(m.at(&["spec", "volumeClaimTemplates"])).enumerate() {
         let name = str_at(t, &["metadata", "name"]).unwrap_or("?");
         let claims = match replicas {
             0 => "no claims at 0 replicas".to_string(),
@@ -284,11 +286,11 @@ fn budget(v: Option<&Value>) -> Option<Budget> {
 fn pdb(obj: &Obj, o: &PlannedObject, objects: &[PlannedObject], out: &mut Vec<Finding>) {
     let m = &o.manifest;
     let shown = |field: &str| {
-        m.pointer(&format!("/spec/{field}"))
+        m.at(&["spec", field])
             .map(|v| v.to_string())
             .unwrap_or_default()
     };
-    match budget(m.pointer("/spec/maxUnavailable")) {
+    match budget(m.at(&["spec", "maxUnavailable"])) {
         Some(Budget::Count(0)) => {
             out.push(PDB_BLOCKS_DRAIN.finding(
                 Some(obj.r.clone()),
@@ -313,7 +315,7 @@ fn pdb(obj: &Obj, o: &PlannedObject, objects: &[PlannedObject], out: &mut Vec<Fi
         }
         _ => {}
     }
-    match budget(m.pointer("/spec/minAvailable")) {
+    match budget(m.at(&["spec", "minAvailable"])) {
         Some(Budget::Percent(p)) if p >= 100.0 => out.push(PDB_BLOCKS_DRAIN.finding(
             Some(obj.r.clone()),
             format!(
@@ -347,7 +349,7 @@ fn pdb(obj: &Obj, o: &PlannedObject, objects: &[PlannedObject], out: &mut Vec<Fi
 fn matched_replicas(pdb: &PlannedObject, objects: &[PlannedObject]) -> Option<(i64, Vec<String>)> {
     // A malformed selector matches nothing we can count; an empty one is left
     // alone too (it selects every pod of the namespace, rarely what was meant).
-    let sel = LabelSelector::from_object(pdb.manifest.pointer("/spec/selector")?)?;
+    let sel = LabelSelector::from_object(pdb.manifest.at(&["spec", "selector"])?)?;
     if sel.is_empty() {
         return None;
     }
@@ -363,7 +365,7 @@ fn matched_replicas(pdb: &PlannedObject, objects: &[PlannedObject]) -> Option<(i
         if !sel.matches_map(labels) {
             continue;
         }
-        let replicas = match w.manifest.pointer("/spec/replicas") {
+        let replicas = match w.manifest.at(&["spec", "replicas"]) {
             Some(r) => r.as_i64()?,
             None if w.kind == "DaemonSet" => return None,
             None => 1,

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::object::Obj;
 use super::rules::{MISSING_OPTIONAL_REFERENCE, MISSING_REFERENCE, REFERENCE_OUTSIDE_SELECTION};
+use crate::model::ValueAt;
 use crate::model::{GroupKind, ObjectKey, array_items as array, str_at};
 use crate::plan::Finding;
 use crate::podspec;
@@ -72,7 +73,7 @@ pub(super) fn check(
     }
     match (gk.group.as_str(), gk.kind.as_str()) {
         ("networking.k8s.io" | "extensions", "Ingress") => {
-            for (i, t) in array(m.pointer("/spec/tls")).enumerate() {
+            for (i, t) in array(m.at(&["spec", "tls"])).enumerate() {
                 if let Some(secret) = str_at(t, &["secretName"]) {
                     refs.push(Ref {
                         target: ObjectKey::new(GroupKind::core("Secret"), ns, secret),
