@@ -6,8 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::fields::{Owned, dropped_fields, fieldset_digest};
-use crate::model::GroupKind;
-use crate::model::ValueAt;
+use crate::model::{GroupKind, ValueAt};
 
 /// Label abshift puts on every object it creates in B.
 pub const MIGRATED_FROM_LABEL: &str = "abshift.io/migrated-from";

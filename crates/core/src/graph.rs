@@ -8,8 +8,7 @@ use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::Value;
 
-use crate::model::ValueAt;
-use crate::model::{GroupKind, ObjectKey, split_api_version, str_at};
+use crate::model::{GroupKind, ObjectKey, ValueAt, split_api_version, str_at};
 use crate::podspec;
 
 /// Kinds that go in the last wave: while they exist they can block or reroute

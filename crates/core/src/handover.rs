@@ -7,8 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::model::GroupKind;
-use crate::model::ValueAt;
+use crate::model::{GroupKind, ValueAt};
 
 /// Annotation holding the value a hand-over replaced (JSON).
 pub const HANDOVER_ANNOTATION: &str = "abshift.io/handover";

@@ -5,8 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::model::GroupKind;
-use crate::model::ValueAt;
+use crate::model::{GroupKind, ValueAt};
 use crate::podspec;
 
 /// Which objects a rule applies to.

@@ -7,8 +7,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::model::ValueAt;
-use crate::model::{GroupKind, SourceObject, annotation, label, str_at};
+use crate::model::{GroupKind, SourceObject, ValueAt, annotation, label, str_at};
 use crate::normalize::Applies;
 
 /// The condition under which a rule skips an object it applies to.

@@ -23,9 +23,8 @@ use crate::journal::{self, ApplyLock, Entry, Journal, JournalError};
 use abshift_core::diff::{Action, MIGRATED_FROM_LABEL, PLAN_ANNOTATION};
 use abshift_core::fields::{FIELDS_ANNOTATION, as_applied, fieldset_digest};
 use abshift_core::limit::{Limiter, LimiterConfig};
-use abshift_core::model::ValueAt;
 use abshift_core::model::{
-    GroupKind, ObjectKey, ObjectRef, ResourceType, path_segment, split_api_version,
+    GroupKind, ObjectKey, ObjectRef, ResourceType, ValueAt, path_segment, split_api_version,
 };
 use abshift_core::outcome::{ApplySummary, ObjectResult, OnConflict, Outcome};
 use abshift_core::plan::{Plan, PlannedObject, digest_key_bytes, secret_digest};

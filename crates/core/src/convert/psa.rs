@@ -7,8 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::object_ref;
-use crate::model::ValueAt;
-use crate::model::{ObjectRef, str_at};
+use crate::model::{ObjectRef, ValueAt, str_at};
 use crate::plan::{Finding, Severity};
 
 pub const POD_SECURITY_POLICY_REMOVED: &str = "pod-security-policy-removed";

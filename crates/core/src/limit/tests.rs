@@ -301,29 +301,16 @@ fn noisy_measurements_keep_the_rate_near_the_best() {
     // Each 200 ms the server runs between 50 % and 150 % of its rate (this
     // machine's measurements swing that much at one level). Whatever the
     // level does under that noise, the rate it gets must stay near the best.
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut noise = Vec::new();
-    for _ in 0..200 {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        noise.push(0.5 + (seed >> 11) as f64 / (1u64 << 53) as f64);
-    }
+    let noise = noise(0);
     let mut l = Limiter::new(LimiterConfig::WRITES);
     let (_, samples) = simulate(&mut l, 30.0, |level, t| {
         rate_at(MEASURED, level) * noise[(t / 0.2) as usize % noise.len()]
     });
-    // The rate its levels would get without the noise, averaged over time.
-    let late: Vec<&(f64, usize)> = samples.iter().filter(|(t, _)| *t > 3.0).collect();
-    let mut weighted = 0.0;
-    for w in late.windows(2) {
-        weighted += (w[1].0 - w[0].0) * rate_at(MEASURED, w[0].1);
-    }
-    let span = late.last().unwrap().0 - late[0].0;
+    let late: Vec<(f64, usize)> = samples.into_iter().filter(|(t, _)| *t > 3.0).collect();
+    let held = held_rate(&late, MEASURED);
     assert!(
-        weighted / span >= 0.95 * 1840.0,
-        "{:.0}/s: {:?}",
-        weighted / span,
+        held >= 0.95 * 1840.0,
+        "{held:.0}/s: {:?}",
         l.trace().changes
     );
     let lowest = l.trace().changes.iter().map(|c| c.to).min().unwrap();
@@ -339,6 +326,16 @@ const SIXTH_RUN: &[(usize, f64)] = &[
     (64, 1990.0),
     (128, 2000.0),
 ];
+
+/// The rate the levels in `samples` would get from `points` without noise,
+/// averaged over the time each was held.
+fn held_rate(samples: &[(f64, usize)], points: &[(usize, f64)]) -> f64 {
+    let mut weighted = 0.0;
+    for w in samples.windows(2) {
+        weighted += (w[1].0 - w[0].0) * rate_at(points, w[0].1);
+    }
+    weighted / (samples[samples.len() - 1].0 - samples[0].0)
+}
 
 /// Multiplicative noise for each 200 ms: uniform in [0.5, 1.5), from `seed`.
 fn noise(seed: u64) -> Vec<f64> {
@@ -366,12 +363,7 @@ fn on_a_noisy_server_still_rising_at_64_the_level_seldom_drifts_below_the_best()
         let (_, samples) = simulate(&mut l, 26.0, |level, t| {
             rate_at(SIXTH_RUN, level) * noise[(t / 0.2) as usize % noise.len()]
         });
-        let mut weighted = 0.0;
-        for w in samples.windows(2) {
-            weighted += (w[1].0 - w[0].0) * rate_at(SIXTH_RUN, w[0].1);
-        }
-        let span = samples.last().unwrap().0 - samples[0].0;
-        let share = weighted / span / 2000.0;
+        let share = held_rate(&samples, SIXTH_RUN) / 2000.0;
         if share < 0.95 {
             below.push((seed, (share * 1000.0).round() / 10.0));
         }

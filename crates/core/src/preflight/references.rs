@@ -8,8 +8,7 @@ use serde_json::Value;
 
 use super::object::Obj;
 use super::rules::{MISSING_OPTIONAL_REFERENCE, MISSING_REFERENCE, REFERENCE_OUTSIDE_SELECTION};
-use crate::model::ValueAt;
-use crate::model::{GroupKind, ObjectKey, array_items as array, str_at};
+use crate::model::{GroupKind, ObjectKey, ValueAt, array_items as array, str_at};
 use crate::plan::Finding;
 use crate::podspec;
 
