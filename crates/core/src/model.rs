@@ -348,6 +348,8 @@ pub fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
 /// every object by the skip rules, the graph and the hand-over records.
 pub trait ValueAt {
     fn at(&self, path: &[&str]) -> Option<&Value>;
+    /// The same walk, to change what it leads to.
+    fn at_mut(&mut self, path: &[&str]) -> Option<&mut Value>;
 }
 
 impl ValueAt for Value {
@@ -355,6 +357,14 @@ impl ValueAt for Value {
         let mut cur = self;
         for seg in path {
             cur = cur.get(seg)?;
+        }
+        Some(cur)
+    }
+
+    fn at_mut(&mut self, path: &[&str]) -> Option<&mut Value> {
+        let mut cur = self;
+        for seg in path {
+            cur = cur.get_mut(*seg)?;
         }
         Some(cur)
     }

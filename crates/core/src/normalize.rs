@@ -363,7 +363,7 @@ pub(crate) fn remove_path(object: &mut Value, path: &[&str]) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
-    if let Some(parent) = podspec::value_at_mut(object, parents).and_then(Value::as_object_mut) {
+    if let Some(parent) = object.at_mut(parents).and_then(Value::as_object_mut) {
         parent.remove(*last);
     }
 }

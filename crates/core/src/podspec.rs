@@ -55,17 +55,9 @@ pub(crate) fn pod_specs_mut<'a>(kind: &str, object: &'a mut Value) -> Vec<&'a mu
             .is_some_and(|s| s.get("containers").is_some())
     });
     match found {
-        Some(path) => value_at_mut(object, path).into_iter().collect(),
+        Some(path) => object.at_mut(path).into_iter().collect(),
         None => Vec::new(),
     }
-}
-
-pub(crate) fn value_at_mut<'a>(value: &'a mut Value, path: &[&str]) -> Option<&'a mut Value> {
-    let mut cur = value;
-    for seg in path {
-        cur = cur.get_mut(*seg)?;
-    }
-    Some(cur)
 }
 
 /// The container lists of a pod spec: init, regular and ephemeral.
